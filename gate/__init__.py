@@ -1,0 +1,3 @@
+"""riskgate: gate pull requests and deployments by learned risk."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The gate's HTTP API, one router module per resource."""

@@ -1,0 +1,101 @@
+"""The FastAPI app factory: webhooks, gate API, details pages, /metrics and /healthz."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+from fastapi import FastAPI
+
+from gate import __version__, logs, metrics
+from gate.api import assessments as assessments_api
+from gate.api import operations
+from gate.context import Services
+from gate.github import GitHubApp, RetryPolicy
+from gate.jobs import Worker
+from gate.mirror import Mirrors
+from gate.model import load_model
+from gate.settings import Settings, load_settings
+from gate.store import Database
+from gate.store.jobs import count_by_state
+from gate.webhooks import intake
+
+
+@dataclass
+class Intake:
+    db: Database
+    secret: bytes
+    max_attempts: int
+    wake: Callable[[], None]
+
+
+def build_services(
+    settings: Settings,
+    github_transport: httpx.BaseTransport | None = None,
+    retry: RetryPolicy | None = None,
+) -> Services:
+    """Everything a worker needs; fails at once on a bad setting, database or model."""
+    settings.require_github_app()
+    db = Database(settings.database_url)
+    db.migrate()
+    github_app = GitHubApp(
+        settings.app_id or 0,
+        settings.private_key_pem or "",
+        base_url=str(settings.github_api_url),
+        transport=github_transport,
+        retry=retry,
+    )
+    return Services(
+        settings=settings,
+        db=db,
+        model=load_model(settings.model_path),
+        mirrors=Mirrors(settings.mirror_dir),
+        github=github_app.for_installation,
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    github_transport: httpx.BaseTransport | None = None,
+    retry: RetryPolicy | None = None,
+) -> FastAPI:
+    settings = settings or load_settings()
+    services = build_services(settings, github_transport, retry)
+    worker = Worker(services, threads=settings.worker_threads)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.worker_enabled:
+            worker.start()  # picks up whatever an earlier process accepted but never ran
+        try:
+            yield
+        finally:
+            worker.stop()
+            services.db.dispose()
+
+    app = FastAPI(title="riskgate", version=__version__, lifespan=lifespan)
+    app.state.services = services
+    app.state.worker = worker
+    app.state.intake = Intake(
+        db=services.db,
+        secret=settings.webhook_secret.get_secret_value().encode()
+        if settings.webhook_secret
+        else b"",
+        max_attempts=settings.job_max_attempts,
+        wake=worker.wake,
+    )
+    metrics.install_job_state_collector(lambda: count_by_state(services.db))
+    app.include_router(intake.router)
+    app.include_router(operations.router)
+    app.include_router(assessments_api.router)
+    return app
+
+
+def serve_app() -> FastAPI:
+    """Entry point for `uvicorn --factory gate.app:serve_app`."""
+    settings = load_settings()
+    logs.configure(settings.log_level, settings.log_json)
+    return create_app(settings)

@@ -1,0 +1,163 @@
+"""The `gate` command: serve the App, assess a change, train the bundled model, inspect jobs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gate.settings import SettingsError, load_settings
+
+app = typer.Typer(help="riskgate: gate changes by learned risk.", no_args_is_help=True)
+console = Console()
+errors = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    errors.print(f"[red]error:[/red] {message}")
+    return typer.Exit(2)
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[int, typer.Option(help="uvicorn processes")] = 1,
+) -> None:
+    """Run the webhook service and its worker."""
+    import uvicorn
+
+    try:
+        load_settings().require_github_app()
+    except SettingsError as error:
+        raise _fail(str(error)) from None
+    uvicorn.run(
+        "gate.app:serve_app", factory=True, host=host, port=port, workers=workers, log_config=None
+    )
+
+
+@app.command()
+def assess(
+    repo: Annotated[Path, typer.Option(help="a local git repository")] = Path("."),
+    head: Annotated[str, typer.Option(help="the change's newest commit")] = "HEAD",
+    base: Annotated[
+        str | None, typer.Option(help="compare against (default: head's first parent)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    record: Annotated[bool, typer.Option(help="record the assessment in the database")] = True,
+) -> None:
+    """Score a change of a local repository with the model, and record it."""
+    from gate.assess import assess_change
+    from gate.gitcmd import first_parent, resolve
+    from gate.model import ModelError, load_model
+    from gate.store import Database
+    from gate.store.assessments import record_local
+
+    try:
+        settings = load_settings()
+        model = load_model(settings.model_path)
+    except (SettingsError, ModelError) as error:
+        raise _fail(str(error)) from None
+    repo = repo.resolve()
+    head_sha = resolve(repo, head)
+    if head_sha is None:
+        raise _fail(f"{repo}: no commit {head!r} (is it a git repository?)")
+    base_sha = resolve(repo, base) if base else first_parent(repo, head_sha)
+    if base_sha is None:
+        raise _fail(f"{repo}: no commit {base!r}")
+    result = assess_change(repo, base_sha, head_sha, model)
+    assessment_id = None
+    if record:
+        db = Database(settings.database_url)
+        db.migrate()
+        assessment_id = record_local(db, repo.name, result)
+        db.dispose()
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "id": assessment_id,
+                    "score": round(result.score.probability, 4),
+                    "level": result.score.level,
+                    "decision": result.decision.verdict,
+                    "reasons": [reason.text for reason in result.reasons],
+                    "features": result.features.values,
+                    "notes": result.features.notes,
+                    "model_version": result.model_version,
+                }
+            )
+        )
+        return
+    colour = {"low": "green", "medium": "yellow", "high": "red"}[result.score.level]
+    console.print(
+        f"[bold {colour}]{result.score.level.upper()}[/] risk {result.score.probability:.2f} "
+        f"-> {result.decision.verdict}   {repo.name} {base_sha[:10]}..{head_sha[:10]}"
+    )
+    for reason in result.reasons or []:
+        console.print(f"  - {reason.text}")
+    if not result.reasons:
+        console.print("  nothing in this change stands out as risky")
+    for advice in result.suggestions:
+        console.print(f"  [dim]to lower it:[/] {advice}")
+    for note in result.features.notes:
+        console.print(f"  [dim]note:[/] {note}")
+    console.print(
+        f"[dim]model {result.model_version}"
+        + (f", recorded as assessment {assessment_id}" if assessment_id else "")
+        + "[/]"
+    )
+
+
+@app.command()
+def train(
+    data_dir: Annotated[Path, typer.Option(help="the ISSTA'21 JIT-DP dataset directory")],
+    out: Annotated[Path, typer.Option(help="where to write the model")] = Path(
+        "data/models/default"
+    ),
+    seed: int = 0,
+) -> None:
+    """Train the bundled default model on the public JIT defect dataset."""
+    from training.bundle import train_default_model
+
+    figures = train_default_model(data_dir, out, seed=seed)
+    console.print_json(json.dumps(figures, default=str))
+
+
+@app.command()
+def jobs(
+    state: Annotated[str, typer.Option(help="queued, running, done or failed")] = "failed",
+    limit: int = 50,
+) -> None:
+    """List jobs in a state, with their last error."""
+    from sqlalchemy import select
+
+    from gate.store import Database, Job
+
+    db = Database(load_settings().database_url)
+    db.migrate()
+    with db.session() as session:
+        rows = session.scalars(
+            select(Job).where(Job.state == state).order_by(Job.id.desc()).limit(limit)
+        ).all()
+    table = Table("id", "kind", "args", "attempts", "last error")
+    for job in rows:
+        table.add_row(
+            str(job.id),
+            job.kind,
+            json.dumps(job.args),
+            str(job.attempts),
+            (job.last_error or "")[:120],
+        )
+    console.print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""The services a job needs, built once per process and passed to handlers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gate.github import GitHubAPI
+from gate.mirror import Mirrors
+from gate.model import RiskModel
+from gate.settings import Settings
+from gate.store import Database
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    model: RiskModel
+    mirrors: Mirrors
+    github: Callable[[int], GitHubAPI]
+
+    def details_url(self, assessment_id: int) -> str:
+        return f"{str(self.settings.public_url).rstrip('/')}/assessments/{assessment_id}"

@@ -1,0 +1,238 @@
+"""The one place that talks to GitHub: App auth, installation tokens, retries, the API Protocol."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+import httpx
+from githubkit import AppAuthStrategy, GitHub, TokenAuthStrategy
+from githubkit.exception import GitHubException, RateLimitExceeded, RequestError, RequestFailed
+
+from gate import metrics
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+TOKEN_REFRESH_MARGIN = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Repo:
+    owner: str
+    name: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    @classmethod
+    def parse(cls, full_name: str) -> Repo:
+        owner, _, name = full_name.partition("/")
+        if not owner or not name or "/" in name:
+            raise ValueError(f"not an owner/name repository: {full_name!r}")
+        return cls(owner, name)
+
+
+class GitHubError(RuntimeError):
+    """GitHub refused a request; retrying the same request will not help."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"GitHub answered {status}: {message}")
+        self.status = status
+
+
+class GitHubUnavailable(RuntimeError):
+    """GitHub is failing or rate limiting us; try the job again after `retry_after`."""
+
+    def __init__(self, message: str, retry_after: timedelta) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class GitHubAPI(Protocol):
+    """What handlers may ask of GitHub for one installation. Tests fake this at the HTTP edge."""
+
+    def create_check_run(self, repo: Repo, body: dict[str, Any]) -> int: ...
+
+    def update_check_run(self, repo: Repo, check_run_id: int, body: dict[str, Any]) -> None: ...
+
+    def find_check_runs(self, repo: Repo, sha: str, name: str) -> list[tuple[int, str | None]]: ...
+
+    def create_commit_status(self, repo: Repo, sha: str, body: dict[str, Any]) -> None: ...
+
+    def add_labels(self, repo: Repo, number: int, labels: list[str]) -> None: ...
+
+    def remove_label(self, repo: Repo, number: int, label: str) -> None: ...
+
+    def access_token(self) -> str: ...
+
+
+@dataclass
+class RetryPolicy:
+    attempts: int = 4
+    base_delay: float = 0.5
+    # a wait longer than this is not slept in the worker thread: the job is rescheduled
+    max_inline_wait: float = 10.0
+    sleep: Callable[[float], None] = time.sleep
+
+
+class GitHubApp:
+    """The App: signs JWTs, caches installation tokens, and hands out installation clients."""
+
+    def __init__(
+        self,
+        app_id: int,
+        private_key: str,
+        base_url: str = "https://api.github.com",
+        transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.base_url = base_url
+        self.transport = transport
+        self.retry = retry or RetryPolicy()
+        self._app_client = self._client(AppAuthStrategy(str(app_id), private_key))
+        self._tokens: dict[int, tuple[str, datetime]] = {}
+        self._token_locks: dict[int, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def _client(self, auth: Any) -> GitHub[Any]:
+        return GitHub(
+            auth,
+            base_url=self.base_url,
+            transport=self.transport,
+            auto_retry=False,
+            http_cache=False,
+            user_agent="riskgate",
+            timeout=httpx.Timeout(30.0),
+            event_hooks={"response": [_count_response]},
+        )
+
+    def installation_token(self, installation_id: int, now: datetime | None = None) -> str:
+        """An installation token, reused until shortly before it expires."""
+        with self._locks_guard:
+            lock = self._token_locks.setdefault(installation_id, threading.Lock())
+        with lock:
+            now = now or datetime.now(UTC)
+            cached = self._tokens.get(installation_id)
+            if cached and cached[1] - TOKEN_REFRESH_MARGIN > now:
+                return cached[0]
+            response = call_with_retries(
+                lambda: self._app_client.rest.apps.create_installation_access_token(
+                    installation_id
+                ),
+                self.retry,
+            )
+            data = response.json()
+            expires_at = datetime.fromisoformat(data["expires_at"].replace("Z", "+00:00"))
+            self._tokens[installation_id] = (data["token"], expires_at)
+            return data["token"]
+
+    def for_installation(self, installation_id: int) -> InstallationClient:
+        return InstallationClient(self, installation_id)
+
+
+class InstallationClient:
+    """GitHubAPI for one installation, authenticated with its (cached) token."""
+
+    def __init__(self, app: GitHubApp, installation_id: int) -> None:
+        self.app = app
+        self.installation_id = installation_id
+
+    def access_token(self) -> str:
+        return self.app.installation_token(self.installation_id)
+
+    def _call(self, request: Callable[[GitHub[Any]], T]) -> T:
+        client = self.app._client(TokenAuthStrategy(self.access_token()))
+        return call_with_retries(lambda: request(client), self.app.retry)
+
+    def create_check_run(self, repo: Repo, body: dict[str, Any]) -> int:
+        response = self._call(lambda gh: gh.rest.checks.create(repo.owner, repo.name, data=body))
+        return int(response.json()["id"])
+
+    def update_check_run(self, repo: Repo, check_run_id: int, body: dict[str, Any]) -> None:
+        self._call(lambda gh: gh.rest.checks.update(repo.owner, repo.name, check_run_id, data=body))
+
+    def find_check_runs(self, repo: Repo, sha: str, name: str) -> list[tuple[int, str | None]]:
+        """(id, external_id) of the check runs with this name on a commit."""
+        response = self._call(
+            lambda gh: gh.rest.checks.list_for_ref(
+                repo.owner, repo.name, sha, check_name=name, filter_="latest"
+            )
+        )
+        runs = response.json().get("check_runs", [])
+        return [(int(run["id"]), run.get("external_id")) for run in runs]
+
+    def create_commit_status(self, repo: Repo, sha: str, body: dict[str, Any]) -> None:
+        self._call(
+            lambda gh: gh.rest.repos.create_commit_status(repo.owner, repo.name, sha, data=body)
+        )
+
+    def add_labels(self, repo: Repo, number: int, labels: list[str]) -> None:
+        self._call(
+            lambda gh: gh.rest.issues.add_labels(
+                repo.owner, repo.name, number, data={"labels": labels}
+            )
+        )
+
+    def remove_label(self, repo: Repo, number: int, label: str) -> None:
+        try:
+            self._call(lambda gh: gh.rest.issues.remove_label(repo.owner, repo.name, number, label))
+        except GitHubError as error:
+            if error.status != 404:  # already gone is what we wanted
+                raise
+
+
+def call_with_retries(request: Callable[[], T], policy: RetryPolicy) -> T:
+    """Run a request, retrying 5xx, network errors and rate limits; honour Retry-After."""
+    for attempt in range(1, policy.attempts + 1):
+        try:
+            return request()
+        except GitHubException as error:
+            wait, message = _retry_wait(error, attempt, policy)
+            if wait is None:
+                raise _refusal(error) from error
+            if attempt == policy.attempts or wait > policy.max_inline_wait:
+                raise GitHubUnavailable(message, timedelta(seconds=max(wait, 1.0))) from error
+            log.warning("GitHub request failed, retrying", extra={"wait_s": wait, "why": message})
+            policy.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def _retry_wait(
+    error: GitHubException, attempt: int, policy: RetryPolicy
+) -> tuple[float | None, str]:
+    backoff = policy.base_delay * 2 ** (attempt - 1)
+    if isinstance(error, RateLimitExceeded):
+        return error.retry_after.total_seconds(), f"rate limited ({error.__class__.__name__})"
+    if isinstance(error, RequestFailed):
+        status = error.response.status_code
+        if status == 429 or status >= 500:
+            retry_after = error.response.headers.get("retry-after")
+            wait = float(retry_after) if retry_after and retry_after.isdigit() else backoff
+            return wait, f"GitHub answered {status}"
+        return None, f"GitHub answered {status}"
+    if isinstance(error, RequestError):
+        return backoff, f"could not reach GitHub ({error})"
+    return None, str(error)
+
+
+def _refusal(error: GitHubException) -> Exception:
+    if isinstance(error, RequestFailed):
+        try:
+            message = error.response.json().get("message", "")
+        except ValueError:
+            message = error.response.text[:200]
+        return GitHubError(error.response.status_code, message)
+    return GitHubError(0, str(error))
+
+
+def _count_response(response: httpx.Response) -> None:
+    metrics.GITHUB_REQUESTS.labels(
+        method=response.request.method, status=str(response.status_code)
+    ).inc()

@@ -1,0 +1,115 @@
+"""The service's settings, read from GATE_* environment variables (or a .env file)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+DEFAULT_MODEL_PATH = PACKAGE_ROOT.parent / "data" / "models" / "default"
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or invalid; the message names it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GATE_", env_file=".env", extra="ignore")
+
+    app_id: int | None = None
+    private_key: SecretStr | None = None
+    private_key_path: Path | None = None
+    webhook_secret: SecretStr | None = None
+    database_url: str = "sqlite:///riskgate.db"
+    github_api_url: AnyHttpUrl = AnyHttpUrl("https://api.github.com")
+    # Placeholders: {owner} {repo} {full_name} {token} {clone_url}. Unset: the payload's
+    # clone URL with the installation token as the password.
+    git_url_template: str | None = None
+    model_path: Path = DEFAULT_MODEL_PATH
+    mirror_dir: Path = Path("var/mirrors")
+    public_url: AnyHttpUrl = AnyHttpUrl("http://localhost:8000")
+
+    worker_enabled: bool = True
+    worker_threads: int = Field(default=2, ge=1, le=64)
+    job_max_attempts: int = Field(default=5, ge=1, le=50)
+    job_lease_seconds: float = Field(default=60.0, gt=0)
+    log_json: bool = True
+    log_level: str = "INFO"
+
+    @field_validator("git_url_template")
+    @classmethod
+    def _template_names_the_repository(cls, value: str | None) -> str | None:
+        if value is not None and not any(
+            key in value for key in ("{full_name}", "{repo}", "{clone_url}")
+        ):
+            raise ValueError("must contain {full_name}, {repo} or {clone_url}")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:// or postgresql:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _one_private_key(self) -> Settings:
+        if self.private_key is not None and self.private_key_path is not None:
+            raise ValueError("set GATE_PRIVATE_KEY or GATE_PRIVATE_KEY_PATH, not both")
+        return self
+
+    @cached_property
+    def private_key_pem(self) -> str | None:
+        if self.private_key is not None:
+            return self.private_key.get_secret_value().replace("\\n", "\n")
+        if self.private_key_path is not None:
+            return self.private_key_path.read_text()
+        return None
+
+    def require_github_app(self) -> None:
+        """Fail with a message naming each setting the GitHub App cannot run without."""
+        problems = []
+        if self.app_id is None:
+            problems.append("GATE_APP_ID is missing")
+        if self.webhook_secret is None or not self.webhook_secret.get_secret_value():
+            problems.append("GATE_WEBHOOK_SECRET is missing")
+        if self.private_key is None and self.private_key_path is None:
+            problems.append("GATE_PRIVATE_KEY or GATE_PRIVATE_KEY_PATH is missing")
+        elif self.private_key_path is not None and not self.private_key_path.is_file():
+            problems.append(f"GATE_PRIVATE_KEY_PATH: no file at {self.private_key_path}")
+        else:
+            problem = _private_key_problem(self.private_key_pem or "")
+            if problem:
+                name = "GATE_PRIVATE_KEY" if self.private_key else "GATE_PRIVATE_KEY_PATH"
+                problems.append(f"{name}: {problem}")
+        if problems:
+            raise SettingsError("; ".join(problems))
+
+
+def _private_key_problem(pem: str) -> str | None:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        key = load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError) as error:
+        return f"not a PEM private key ({error.__class__.__name__})"
+    if not isinstance(key, RSAPrivateKey):
+        return "GitHub App keys are RSA keys"
+    return None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment; an invalid value raises SettingsError naming it."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        problems = []
+        for detail in error.errors():
+            field = ".".join(str(part) for part in detail["loc"]) or "settings"
+            name = f"GATE_{field.upper()}" if detail["loc"] else "settings"
+            problems.append(f"{name}: {detail['msg']}")
+        raise SettingsError("; ".join(problems)) from None

@@ -1,0 +1,90 @@
+"""Assessments: one row per scored change, updated as the check progresses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from gate.assess import AssessmentResult
+from gate.store.db import Database
+from gate.store.tables import Assessment
+
+
+@dataclass(frozen=True)
+class Started:
+    id: int
+    check_run_id: int | None
+    existed: bool
+
+
+def start_pr_assessment(
+    db: Database, repository: str, pr_number: int, base_sha: str, head_sha: str, delivery_pk: int
+) -> Started:
+    """The assessment of this PR head, created on first sight; redeliveries reuse it."""
+    with db.session() as session:
+        existing = session.scalar(
+            select(Assessment)
+            .where(
+                Assessment.kind == "pr",
+                Assessment.repository == repository,
+                Assessment.head_sha == head_sha,
+                Assessment.pr_number == pr_number,
+            )
+            .order_by(Assessment.id.desc())
+            .limit(1)
+        )
+        if existing is not None:
+            return Started(existing.id, existing.check_run_id, True)
+        row = Assessment(
+            kind="pr",
+            repository=repository,
+            pr_number=pr_number,
+            base_sha=base_sha,
+            head_sha=head_sha,
+            delivery_pk=delivery_pk,
+        )
+        session.add(row)
+        session.flush()
+        return Started(row.id, None, False)
+
+
+def set_check_run(db: Database, assessment_id: int, check_run_id: int) -> None:
+    with db.session() as session:
+        row = session.get(Assessment, assessment_id)
+        assert row is not None
+        row.check_run_id = check_run_id
+
+
+def save_result(db: Database, assessment_id: int, result: AssessmentResult) -> None:
+    with db.session() as session:
+        row = session.get(Assessment, assessment_id)
+        assert row is not None
+        _fill(row, result)
+
+
+def record_local(db: Database, repository: str, result: AssessmentResult) -> int:
+    with db.session() as session:
+        row = Assessment(
+            kind="local", repository=repository, base_sha=result.base, head_sha=result.head
+        )
+        _fill(row, result)
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def _fill(row: Assessment, result: AssessmentResult) -> None:
+    row.features = dict(result.features.values)
+    row.feature_schema_version = result.features.schema_version
+    row.notes = list(result.features.notes)
+    row.model_version = result.model_version
+    row.score = result.score.probability
+    row.level = result.score.level
+    row.decision = result.decision.verdict
+    row.reasons = [reason.to_json() for reason in result.reasons]
+
+
+def get(db: Database, assessment_id: int) -> Assessment | None:
+    with db.session() as session:
+        return session.get(Assessment, assessment_id)

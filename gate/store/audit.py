@@ -1,0 +1,58 @@
+"""The append-only audit log: record what the app does, and why, before it does it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from gate.logs import current_delivery_id
+from gate.store.db import Database
+from gate.store.tables import AuditEntry
+
+
+def record(
+    db: Database,
+    *,
+    actor: str,
+    action: str,
+    reason: str,
+    repository: str | None = None,
+    sha: str | None = None,
+    subject: str | None = None,
+    details: dict[str, Any] | None = None,
+    assessment_id: int | None = None,
+) -> int:
+    with db.session() as session:
+        entry = AuditEntry(
+            actor=actor,
+            action=action,
+            reason=reason,
+            repository=repository,
+            sha=sha,
+            subject=subject,
+            details=details or {},
+            delivery_id=current_delivery_id(),
+            assessment_id=assessment_id,
+        )
+        session.add(entry)
+        session.flush()
+        return entry.id
+
+
+def entries(
+    db: Database,
+    repository: str | None = None,
+    since: datetime | None = None,
+    assessment_id: int | None = None,
+) -> list[AuditEntry]:
+    query = select(AuditEntry).order_by(AuditEntry.id)
+    if assessment_id is not None:
+        query = query.where(AuditEntry.assessment_id == assessment_id)
+    if repository is not None:
+        query = query.where(AuditEntry.repository == repository)
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    with db.session() as session:
+        return list(session.scalars(query))

@@ -1,0 +1,135 @@
+"""The durable job queue: enqueue, claim with a lease, finish, retry with backoff."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from gate.store.db import Database
+from gate.store.tables import Delivery, Job, utcnow
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: int
+    kind: str
+    args: dict[str, Any]
+    attempt: int
+    max_attempts: int
+
+
+def enqueue(
+    session: Session,
+    kind: str,
+    args: dict[str, Any],
+    max_attempts: int,
+    *,
+    delivery_pk: int | None = None,
+    run_after: datetime | None = None,
+) -> Job:
+    job = Job(
+        kind=kind,
+        args=args,
+        delivery_pk=delivery_pk,
+        max_attempts=max_attempts,
+        run_after=run_after or utcnow(),
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def claim_next(db: Database, lease: timedelta, now: datetime | None = None) -> ClaimedJob | None:
+    """Take the oldest runnable job, or one whose worker died holding it (lease expired).
+
+    The conditional UPDATE is the lock: of two workers that pick the same row only one
+    sees rowcount 1, on SQLite and PostgreSQL alike.
+    """
+    now = now or utcnow()
+    runnable = or_(
+        (Job.state == "queued") & (Job.run_after <= now),
+        (Job.state == "running") & (Job.lease_until < now),
+    )
+    for _ in range(5):
+        with db.session() as session:
+            candidate = session.execute(
+                select(Job.id, Job.attempts).where(runnable).order_by(Job.id).limit(1)
+            ).first()
+            if candidate is None:
+                return None
+            job_id, attempts = candidate
+            claimed = session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.attempts == attempts, runnable)
+                .values(state="running", attempts=attempts + 1, lease_until=now + lease)
+            ).rowcount
+            if claimed == 1:
+                job = session.get(Job, job_id)
+                assert job is not None
+                return ClaimedJob(job.id, job.kind, dict(job.args), job.attempts, job.max_attempts)
+    return None
+
+
+def extend_lease(db: Database, job_id: int, lease: timedelta) -> None:
+    with db.session() as session:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.state == "running")
+            .values(lease_until=utcnow() + lease)
+        )
+
+
+def finish(db: Database, job_id: int) -> None:
+    with db.session() as session:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(state="done", finished_at=utcnow(), lease_until=None)
+        )
+
+
+def retry_or_fail(
+    db: Database, job: ClaimedJob, error: str, delay: timedelta, now: datetime | None = None
+) -> str:
+    """After a failed attempt: queue the job again after `delay`, or mark it failed for good."""
+    now = now or utcnow()
+    final = job.attempt >= job.max_attempts
+    with db.session() as session:
+        values: dict[str, Any] = {"last_error": error[:10_000], "lease_until": None}
+        if final:
+            values |= {"state": "failed", "finished_at": now}
+        else:
+            values |= {"state": "queued", "run_after": now + delay}
+        session.execute(update(Job).where(Job.id == job.id).values(**values))
+        if final:
+            session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id == select(Job.delivery_pk).where(Job.id == job.id).scalar_subquery()
+                )
+                .values(outcome="failed")
+            )
+    return "failed" if final else "retry"
+
+
+def count_by_state(db: Database) -> dict[str, int]:
+    with db.session() as session:
+        rows = session.execute(select(Job.state, func.count()).group_by(Job.state)).all()
+    return {state: count for state, count in rows}
+
+
+def has_runnable(db: Database, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    with db.session() as session:
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(Job)
+                .where((Job.state == "queued") & (Job.run_after <= now))
+            )
+            or 0
+        ) > 0

@@ -1,0 +1,28 @@
+"""Webhook handling: the intake stores deliveries; handlers act on them from the worker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gate.context import Services
+from gate.store.tables import Delivery
+from gate.webhooks import pull_request
+
+
+@dataclass(frozen=True)
+class Handler:
+    handle: Callable[[Services, Delivery, dict[str, Any]], None]
+    give_up: Callable[[Services, Delivery, dict[str, Any], str], None] | None = None
+
+
+_HANDLERS: dict[tuple[str, str | None], Handler] = {
+    ("pull_request", action): Handler(pull_request.handle, pull_request.give_up)
+    for action in pull_request.ACTIONS
+}
+
+
+def handler_for(event: str, action: str | None) -> Handler | None:
+    """The handler of an event and action; None for deliveries that are stored and ignored."""
+    return _HANDLERS.get((event, action))
