@@ -61,8 +61,13 @@ class Mirrors:
             problems = []
             try:
                 self._fetch(path, url, refspecs)
-            except GitError as error:
-                problems.append(str(error))
+            except GitError:
+                # one missing ref fails the whole fetch: get what exists, one by one
+                for refspec in refspecs:
+                    try:
+                        self._fetch(path, url, [refspec])
+                    except GitError as error:
+                        problems.append(str(error))
             missing = [sha for sha in need if not resolve(path, sha)]
             if missing:
                 # a force-pushed PR can leave its old head reachable only by SHA

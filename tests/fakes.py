@@ -1,0 +1,257 @@
+"""A fake GitHub at the network edge: validates every request against GitHub's OpenAPI description.
+
+It keeps just enough state (tokens, check runs, statuses, labels) to answer like GitHub, records
+every request, and can be told to fail the next requests to a path (5xx, rate limits).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+OPENAPI_PATH = SHARED / "conformance" / "github-openapi" / "api.github.com.json"
+
+
+@cache
+def github_openapi() -> Any:
+    from openapi_core import Config, OpenAPI
+
+    spec = json.loads(OPENAPI_PATH.read_text())
+    # spec validation off: 0.3 s instead of 47 s for GitHub's 13 MB description
+    return OpenAPI.from_dict(spec, config=Config(spec_validator_cls=None))
+
+
+class _OpenAPIRequest:
+    """httpx.Request in the shape openapi-core reads."""
+
+    def __init__(self, request: httpx.Request) -> None:
+        from openapi_core.datatypes import RequestParameters
+        from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+        self.host_url = "https://api.github.com"
+        self.path = request.url.path
+        self.method = request.method.lower()
+        self.body = request.content or None
+        self.content_type = request.headers.get("content-type", "application/json")
+        self.parameters = RequestParameters(
+            query=ImmutableMultiDict(list(request.url.params.multi_items())),
+            header=Headers(dict(request.headers)),
+            cookie=ImmutableMultiDict(),
+        )
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    body: Any
+    status: int
+
+
+@dataclass
+class Fault:
+    method: str
+    path_pattern: str
+    status: int
+    headers: dict[str, str]
+    body: dict[str, Any]
+    times: int
+
+
+@dataclass
+class FakeGitHub:
+    app_id: int
+    public_key_pem: str
+    requests: list[Recorded] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    statuses: list[dict[str, Any]] = field(default_factory=list)
+    labels: dict[tuple[str, int], list[str]] = field(default_factory=dict)
+    tokens: dict[str, datetime] = field(default_factory=dict)
+    token_lifetime: timedelta = timedelta(hours=1)
+    faults: list[Fault] = field(default_factory=list)
+    validate: bool = True
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _ids: int = 1000
+
+    @property
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+    def fail_next(
+        self,
+        method: str,
+        path_pattern: str,
+        status: int,
+        *,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        message: str = "failure injected by the test",
+    ) -> None:
+        self.faults.append(
+            Fault(method, path_pattern, status, headers or {}, {"message": message}, times)
+        )
+
+    def calls(self, method: str, pattern: str) -> list[Recorded]:
+        return [
+            r for r in self.requests if r.method == method and re.fullmatch(pattern, r.path)
+        ]
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            body = json.loads(request.content) if request.content else None
+            status, answer, headers = self._answer(request, body)
+            self.requests.append(Recorded(request.method, request.url.path, body, status))
+        return httpx.Response(status, json=answer, headers=headers)
+
+    def _answer(
+        self, request: httpx.Request, body: Any
+    ) -> tuple[int, Any, dict[str, str]]:
+        if self.validate:
+            problem = self._validate(request)
+            if problem:
+                self.violations.append(problem)
+                return 422, {"message": problem}, {}
+        for fault in self.faults:
+            if fault.method == request.method and re.fullmatch(fault.path_pattern, request.url.path):
+                fault.times -= 1
+                if fault.times <= 0:
+                    self.faults.remove(fault)
+                return fault.status, fault.body, fault.headers
+        auth_problem = self._check_auth(request)
+        if auth_problem:
+            return 401, {"message": auth_problem}, {}
+        return self._route(request.method, request.url.path, request.url.params, body)
+
+    def _validate(self, request: httpx.Request) -> str | None:
+        try:
+            github_openapi().validate_request(_OpenAPIRequest(request))
+        except Exception as error:
+            return f"{request.method} {request.url.path}: {error}"
+        if re.fullmatch(r"/repos/[^/]+/[^/]+/statuses/[^/]+", request.url.path):
+            description = json.loads(request.content).get("description") or ""
+            if len(description) > 140:  # github.com answers 422; the description omits it
+                return f"status description of {len(description)} characters (over 140)"
+        return None
+
+    def _check_auth(self, request: httpx.Request) -> str | None:
+        header = request.headers.get("authorization", "")
+        scheme, _, credential = header.partition(" ")
+        if request.url.path.startswith("/app/"):
+            if scheme.lower() != "bearer":
+                return "App endpoints need the App's JWT"
+            try:
+                claims = jwt.decode(credential, self.public_key_pem, algorithms=["RS256"])
+            except jwt.PyJWTError as error:
+                return f"bad App JWT: {error}"
+            if str(claims.get("iss")) != str(self.app_id):
+                return "JWT issuer is not this App"
+            return None
+        expires = self.tokens.get(credential)
+        if scheme.lower() not in ("token", "bearer") or expires is None:
+            return "unknown installation token"
+        if expires <= datetime.now(UTC):
+            return "installation token expired"
+        return None
+
+    def _route(
+        self, method: str, path: str, query: httpx.QueryParams, body: Any
+    ) -> tuple[int, Any, dict[str, str]]:
+        parts = path.strip("/").split("/")
+        if method == "POST" and re.fullmatch(r"/app/installations/\d+/access_tokens", path):
+            token = "ghs_" + secrets.token_hex(18)
+            expires = datetime.now(UTC) + self.token_lifetime
+            self.tokens[token] = expires
+            return 201, {"token": token, "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}, {}
+        if method == "POST" and re.fullmatch(r"/repos/[^/]+/[^/]+/check-runs", path):
+            self._ids += 1
+            run = {"id": self._ids, **body}
+            self.check_runs[self._ids] = run
+            return 201, run, {}
+        if method == "PATCH" and re.fullmatch(r"/repos/[^/]+/[^/]+/check-runs/\d+", path):
+            run = self.check_runs.get(int(parts[-1]))
+            if run is None:
+                return 404, {"message": "Not Found"}, {}
+            run.update(body)
+            return 200, run, {}
+        if method == "GET" and re.fullmatch(r"/repos/[^/]+/[^/]+/commits/[^/]+/check-runs", path):
+            runs = [
+                run
+                for run in self.check_runs.values()
+                if run["head_sha"] == parts[-2]
+                and run["name"] == query.get("check_name", run["name"])
+            ]
+            return 200, {"total_count": len(runs), "check_runs": runs}, {}
+        if method == "POST" and re.fullmatch(r"/repos/[^/]+/[^/]+/statuses/[0-9a-f]+", path):
+            self.statuses.append({"sha": parts[-1], **body})
+            return 201, {"id": len(self.statuses), **body}, {}
+        if method == "POST" and re.fullmatch(r"/repos/[^/]+/[^/]+/issues/\d+/labels", path):
+            key = (f"{parts[1]}/{parts[2]}", int(parts[4]))
+            names = body["labels"] if isinstance(body, dict) else body
+            current = self.labels.setdefault(key, [])
+            current.extend(name for name in names if name not in current)
+            return 200, [{"name": name} for name in current], {}
+        if method == "DELETE" and re.fullmatch(r"/repos/[^/]+/[^/]+/issues/\d+/labels/[^/]+", path):
+            key = (f"{parts[1]}/{parts[2]}", int(parts[4]))
+            current = self.labels.setdefault(key, [])
+            if parts[-1] not in current:
+                return 404, {"message": "Label does not exist"}, {}
+            current.remove(parts[-1])
+            return 200, [{"name": name} for name in current], {}
+        self.violations.append(f"{method} {path}: valid, but this fake has no answer for it")
+        return 501, {"message": "not implemented by the fake"}, {}
+
+
+class FakeGitHubServer:
+    """The same fake on a loopback port, for a service in another process."""
+
+    def __init__(self, fake: FakeGitHub) -> None:
+        outer = fake
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                content = self.rfile.read(length) if length else b""
+                request = httpx.Request(
+                    self.command,
+                    "https://api.github.com" + self.path,
+                    headers=dict(self.headers),
+                    content=content,
+                )
+                response = outer.handle(request)
+                self.send_response(response.status_code)
+                for name, value in response.headers.items():
+                    if name.lower() not in ("content-length", "transfer-encoding"):
+                        self.send_header(name, value)
+                self.send_header("content-length", str(len(response.content)))
+                self.end_headers()
+                self.wfile.write(response.content)
+
+            do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _serve
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeGitHubServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
