@@ -35,8 +35,9 @@ def summary(result: AssessmentResult, details_url: str) -> str:
     if result.features.notes:
         lines += ["Notes:", *[f"- {note}" for note in result.features.notes], ""]
     lines.append(
-        f"Model `{result.model_version}`, score = estimated chance that this change introduces a "
-        f"defect. [Details]({details_url})"
+        f"Model `{result.model_version}`. The score is the estimated chance that a change like "
+        "this one introduces a defect, calibrated on six large open-source projects: read it as "
+        f"a ranking against them, not as a forecast for this repository. [Details]({details_url})"
     )
     return truncate("\n".join(lines), MAX_SUMMARY)
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: databases (SQLite and PostgreSQL), App keys, the fake GitHub, signed deliveries."""
+"""Shared fixtures: databases (SQLite, PostgreSQL), App keys, the fake GitHub, signed deliveries."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ POSTGRES_URL = os.environ.get("GATE_TEST_DATABASE_URL")
 
 needs_shared = pytest.mark.skipif(
     not WEBHOOKS.is_dir() or not OPENAPI_PATH.is_file(),
-    reason="../shared (GitHub's webhook payloads and OpenAPI description) is not beside the checkout",
+    reason="../shared (GitHub's webhook payloads, OpenAPI description) is not beside the checkout",
 )
 
 
@@ -72,9 +72,11 @@ def app_key() -> tuple[str, str]:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private, public
 
 
@@ -118,9 +120,7 @@ def no_sleep(_seconds: float) -> None:
 
 
 @pytest.fixture
-def make_client(
-    settings: Settings, fake_github: FakeGitHub
-) -> Iterator[Callable[..., TestClient]]:
+def make_client(settings: Settings, fake_github: FakeGitHub) -> Iterator[Callable[..., TestClient]]:
     """Start the app (and its worker) against the fake GitHub; several times for restart tests."""
     clients: list[TestClient] = []
 

@@ -105,9 +105,7 @@ class FakeGitHub:
         )
 
     def calls(self, method: str, pattern: str) -> list[Recorded]:
-        return [
-            r for r in self.requests if r.method == method and re.fullmatch(pattern, r.path)
-        ]
+        return [r for r in self.requests if r.method == method and re.fullmatch(pattern, r.path)]
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         with self._lock:
@@ -116,16 +114,16 @@ class FakeGitHub:
             self.requests.append(Recorded(request.method, request.url.path, body, status))
         return httpx.Response(status, json=answer, headers=headers)
 
-    def _answer(
-        self, request: httpx.Request, body: Any
-    ) -> tuple[int, Any, dict[str, str]]:
+    def _answer(self, request: httpx.Request, body: Any) -> tuple[int, Any, dict[str, str]]:
         if self.validate:
             problem = self._validate(request)
             if problem:
                 self.violations.append(problem)
                 return 422, {"message": problem}, {}
         for fault in self.faults:
-            if fault.method == request.method and re.fullmatch(fault.path_pattern, request.url.path):
+            if fault.method == request.method and re.fullmatch(
+                fault.path_pattern, request.url.path
+            ):
                 fault.times -= 1
                 if fault.times <= 0:
                     self.faults.remove(fault)

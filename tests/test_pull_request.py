@@ -1,4 +1,4 @@
-"""The PR risk check end to end: real delivery -> intake -> worker -> real git -> model -> fake GitHub."""
+"""The PR risk check end to end: delivery -> intake -> worker -> git -> model -> fake GitHub."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ def completed_runs(fake: FakeGitHub) -> list[dict]:
 def test_small_pr_gets_a_passing_check_status_and_label(client, fake_github, remotes: Path):
     project = ProjectRepo(remotes)
     head = project.pull_request(7, {"web/app.py": lines(80, "app") + "one more line\n"})
-    response = deliver(client, "pull_request", pr_payload("opened", project.full_name, 7, project.base, head))
+    response = deliver(
+        client, "pull_request", pr_payload("opened", project.full_name, 7, project.base, head)
+    )
     assert response.status_code == 202
 
     wait_until(lambda: fake_github.calls("POST", r".*/issues/7/labels"), what="the label")
@@ -75,10 +77,14 @@ def test_cold_mirror_posts_in_progress_first_then_completes_the_same_check(
 def test_warm_mirror_posts_one_completed_check(client, fake_github, remotes: Path):
     project = ProjectRepo(remotes)
     first = project.pull_request(10, {"web/app.py": "changed\n"})
-    deliver(client, "pull_request", pr_payload("opened", project.full_name, 10, project.base, first))
+    deliver(
+        client, "pull_request", pr_payload("opened", project.full_name, 10, project.base, first)
+    )
     wait_until(lambda: len(fake_github.statuses) == 1)
     second = project.pull_request(11, {"web/other.py": "new\n"})
-    deliver(client, "pull_request", pr_payload("opened", project.full_name, 11, project.base, second))
+    deliver(
+        client, "pull_request", pr_payload("opened", project.full_name, 11, project.base, second)
+    )
     wait_until(lambda: len(fake_github.statuses) == 2)
 
     creates = [c.body for c in fake_github.calls("POST", r".*/check-runs")]
@@ -143,7 +149,9 @@ def test_unknown_head_commit_is_retried_then_reported_as_not_assessed(
     client = make_client(job_max_attempts=2)
     project = ProjectRepo(remotes)
     missing = "f" * 40
-    deliver(client, "pull_request", pr_payload("opened", project.full_name, 14, project.base, missing))
+    deliver(
+        client, "pull_request", pr_payload("opened", project.full_name, 14, project.base, missing)
+    )
 
     db = client.app.state.services.db
 

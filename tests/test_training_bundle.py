@@ -12,7 +12,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from gate.features import FeatureVector
-from gate.model import RiskModel, load_model
+from gate.model import RiskModel, calibrate, load_model
 from training.bundle import (
     HIGH_SHARE,
     MAX_CALIBRATION_POINTS,
@@ -165,6 +165,16 @@ def test_calibration_is_monotone_and_small() -> None:
     assert 2 <= len(calibration["x"]) <= MAX_CALIBRATION_POINTS
     assert np.all(np.diff(calibration["x"]) > 0)
     assert np.all(np.diff(calibration["y"]) >= 0)
+
+
+def test_calibration_top_does_not_rest_on_one_change() -> None:
+    rng = np.random.default_rng(4)
+    probability = np.append(rng.uniform(0.1, 0.5, 5000), 0.95)
+    labels = np.append((rng.random(5000) < 0.3).astype(int), 1)
+
+    calibration = fit_calibration(probability, labels)
+
+    assert calibrate(0.95, calibration) < 0.6
 
 
 def assert_more_change_never_lowers_risk(model: RiskModel) -> None:

@@ -148,13 +148,15 @@ def booster_probability(booster: xgb.Booster, rows: pd.DataFrame) -> np.ndarray:
 
 
 def fit_calibration(probability: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    """Isotonic fit, kept as its values at up to MAX_CALIBRATION_POINTS validation quantiles."""
     isotonic = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
     isotonic.fit(probability, labels)
-    x, y = isotonic.X_thresholds_, isotonic.y_thresholds_
-    if len(x) > MAX_CALIBRATION_POINTS:
-        # evenly spaced breakpoints, ends kept; a subsequence of a monotone curve stays monotone
-        keep = np.unique(np.linspace(0, len(x) - 1, MAX_CALIBRATION_POINTS).round().astype(int))
-        x, y = x[keep], y[keep]
+    # Quantiles, not the fit's own breakpoints: the top point sits at the 99.5th percentile, so
+    # the curve's end is not one buggy validation change with the highest score (which gave 1.0).
+    x = np.unique(
+        np.quantile(probability, np.arange(MAX_CALIBRATION_POINTS) / MAX_CALIBRATION_POINTS)
+    )
+    y = isotonic.predict(x)
     return {"method": "isotonic", "x": [float(v) for v in x], "y": [float(v) for v in y]}
 
 
