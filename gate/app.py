@@ -14,6 +14,7 @@ from gate.api import assessments as assessments_api
 from gate.api import operations
 from gate.context import Services
 from gate.github import GitHubApp, RetryPolicy
+from gate.indexes import HistoryIndexes
 from gate.jobs import Worker
 from gate.mirror import Mirrors
 from gate.model import load_model
@@ -53,6 +54,7 @@ def build_services(
         model=load_model(settings.model_path),
         mirrors=Mirrors(settings.mirror_dir),
         github=github_app.for_installation,
+        indexes=HistoryIndexes(),
     )
 
 

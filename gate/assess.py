@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gate.explain import Reason, reasons, suggestions
+from gate.explain import ExplainContext, Reason, reasons, suggestions
 from gate.features import FeatureVector
-from gate.features.diff import changed_files, diff_features
+from gate.features.assemble import Services
+from gate.features.compute import compute_features
+from gate.features.coverage import CoverageReport, added_line_numbers, coverage_features
+from gate.features.history import HistoryIndex, MessageRules
+from gate.features.services import Service
 from gate.model import RiskModel, Score
 from gate.policy import Decision, decide
 
@@ -22,20 +26,54 @@ class AssessmentResult:
     reasons: list[Reason]
     suggestions: list[str] = field(default_factory=list)
     model_version: str = ""
+    services: list[Service] = field(default_factory=list)
 
 
-def assess_change(repo: Path, base: str, head: str, model: RiskModel) -> AssessmentResult:
-    changes, notes = changed_files(repo, base, head)
-    vector = diff_features(changes)
-    vector.notes.extend(notes)
+def assess_change(
+    repo: Path,
+    base: str,
+    head: str,
+    model: RiskModel,
+    *,
+    index: HistoryIndex | None = None,
+    services: Services | None = None,
+    rules: MessageRules | None = None,
+    coverage: CoverageReport | None = None,
+    notes: list[str] | None = None,
+) -> AssessmentResult:
+    computed = compute_features(repo, base, head, index=index, rules=rules, services=services)
+    added = added_line_numbers(computed.diff.patch) if computed.diff.patch else {}
+    touched = [change.path for change in computed.diff.changes]
+    coverage_values, coverage_notes = coverage_features(coverage, added, touched)
+    report_notes = coverage.notes[:3] if coverage is not None else []
+    vector = computed.vector.merge(
+        coverage_values, [*(notes or []), *coverage_notes, *report_notes]
+    )
     score = model.score(vector)
+    context = ExplainContext(services=[(s.name, s.tier) for s in computed.services])
     return AssessmentResult(
         base=base,
         head=head,
         features=vector,
         score=score,
         decision=decide(score.level),
-        reasons=reasons(vector, score),
-        suggestions=suggestions(vector),
+        reasons=reasons(vector, score, context=context),
+        suggestions=suggestions(vector, _uncovered_by_file(coverage, added)),
         model_version=model.version,
+        services=computed.services,
     )
+
+
+def _uncovered_by_file(
+    coverage: CoverageReport | None, added: dict[str, list[int]]
+) -> dict[str, int]:
+    if coverage is None:
+        return {}
+    counts = {}
+    for path, numbers in added.items():
+        lines = coverage.get(path)
+        if lines is not None:
+            missing = sum(1 for n in numbers if n in lines.executable and n not in lines.covered)
+            if missing:
+                counts[path] = missing
+    return counts

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from gate.settings import SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from gate.assess import AssessmentResult
 
 app = typer.Typer(help="riskgate: gate changes by learned risk.", no_args_is_help=True)
 console = Console()
@@ -47,15 +50,25 @@ def assess(
     base: Annotated[
         str | None, typer.Option(help="compare against (default: head's first parent)")
     ] = None,
+    coverage: Annotated[
+        Path | None,
+        typer.Option(help="a coverage report for head (Cobertura, LCOV, JaCoCo, coverage.py JSON)"),
+    ] = None,
+    coverage_format: Annotated[str | None, typer.Option(help="the report's format")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     record: Annotated[bool, typer.Option(help="record the assessment in the database")] = True,
 ) -> None:
     """Score a change of a local repository with the model, and record it."""
     from gate.assess import assess_change
+    from gate.features.coverage import CoverageError, parse_coverage
+    from gate.features.gitlog import iter_records
+    from gate.features.history import HistoryIndex, MessageRules
     from gate.gitcmd import first_parent, resolve
     from gate.model import ModelError, load_model
+    from gate.repo_config import repo_services
     from gate.store import Database
     from gate.store.assessments import record_local
+    from gate.store.coverage import repo_paths
 
     try:
         settings = load_settings()
@@ -69,7 +82,30 @@ def assess(
     base_sha = resolve(repo, base) if base else first_parent(repo, head_sha)
     if base_sha is None:
         raise _fail(f"{repo}: no commit {base!r}")
-    result = assess_change(repo, base_sha, head_sha, model)
+    report = None
+    if coverage is not None:
+        try:
+            report = parse_coverage(
+                coverage.read_bytes(), coverage_format, repo_paths=repo_paths(repo, head_sha)
+            )
+        except (OSError, CoverageError) as error:
+            raise _fail(f"{coverage}: {error}") from None
+    rules = MessageRules()
+    index = HistoryIndex()
+    for commit in iter_records(repo, [base_sha] if base_sha != head_sha else [], rules):
+        index.add(commit)
+    services, notes = repo_services(repo, base_sha)
+    result = assess_change(
+        repo,
+        base_sha,
+        head_sha,
+        model,
+        index=index,
+        services=services,
+        rules=rules,
+        coverage=report,
+        notes=notes,
+    )
     assessment_id = None
     if record:
         db = Database(settings.database_url)
@@ -92,12 +128,18 @@ def assess(
             )
         )
         return
+    _print_assessment(repo.name, base_sha, head_sha, result, assessment_id)
+
+
+def _print_assessment(
+    name: str, base: str, head: str, result: AssessmentResult, assessment_id: int | None
+) -> None:
     colour = {"low": "green", "medium": "yellow", "high": "red"}[result.score.level]
     console.print(
         f"[bold {colour}]{result.score.level.upper()}[/] risk {result.score.probability:.2f} "
-        f"-> {result.decision.verdict}   {repo.name} {base_sha[:10]}..{head_sha[:10]}"
+        f"-> {result.decision.verdict}   {name} {base[:10]}..{head[:10]}"
     )
-    for reason in result.reasons or []:
+    for reason in result.reasons:
         console.print(f"  - {reason.text}")
     if not result.reasons:
         console.print("  nothing in this change stands out as risky")
@@ -105,11 +147,8 @@ def assess(
         console.print(f"  [dim]to lower it:[/] {advice}")
     for note in result.features.notes:
         console.print(f"  [dim]note:[/] {note}")
-    console.print(
-        f"[dim]model {result.model_version}"
-        + (f", recorded as assessment {assessment_id}" if assessment_id else "")
-        + "[/]"
-    )
+    recorded = f", recorded as assessment {assessment_id}" if assessment_id else ""
+    console.print(f"[dim]model {result.model_version}{recorded}[/]")
 
 
 @app.command()

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gate.github import GitHubAPI
+from gate.indexes import HistoryIndexes
 from gate.mirror import Mirrors
 from gate.model import RiskModel
 from gate.settings import Settings
@@ -19,6 +20,7 @@ class Services:
     model: RiskModel
     mirrors: Mirrors
     github: Callable[[int], GitHubAPI]
+    indexes: HistoryIndexes
 
     def details_url(self, assessment_id: int) -> str:
         return f"{str(self.settings.public_url).rstrip('/')}/assessments/{assessment_id}"

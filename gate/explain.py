@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from gate.features import FeatureVector
+from gate.features import CATALOG, FeatureVector
 from gate.model import Score
 
 # contributions smaller than this (log-odds) are noise, not reasons
@@ -14,19 +14,92 @@ MIN_CONTRIBUTION = 0.02
 LARGE_CHANGE_LINES = 400
 
 
-def _plural(count: float, one: str, many: str) -> str:
-    return f"{count:,.0f} {one if count == 1 else many}"
+@dataclass(frozen=True)
+class ExplainContext:
+    """What the words may name beyond the numbers: the services touched, with their tiers."""
+
+    services: Sequence[tuple[str, str]] = field(default_factory=tuple)  # (name, tier)
+
+    def critical_services(self) -> list[str]:
+        return [name for name, tier in self.services if tier == "critical"]
 
 
-_WORDS: dict[str, Callable[[float], str]] = {
-    "la": lambda v: _plural(v, "line added", "lines added"),
-    "ld": lambda v: _plural(v, "line deleted", "lines deleted"),
-    "nf": lambda v: _plural(v, "file changed", "files changed"),
-    "nd": lambda v: f"spans {_plural(v, 'directory', 'directories')}",
-    "ns": lambda v: f"touches {_plural(v, 'top-level area', 'top-level areas')} of the repository",
-    "entropy": lambda v: f"change spread across files (entropy {v:.1f} bits)",
-    "hunks": lambda v: _plural(v, "separate hunk", "separate hunks"),
+def _n(count: float, one: str, many: str) -> str:
+    return f"{count:,.0f} {one if round(count) == 1 else many}"
+
+
+def _services_words(value: float, context: ExplainContext) -> str:
+    critical = context.critical_services()
+    if critical:
+        plural = "s" if len(critical) > 1 else ""
+        return f"touches the {', '.join(critical)} service{plural} (critical)"
+    return "touches no critical service" if value == 0 else "touches a critical service"
+
+
+_TIER_WORDS = {2: "touches a critical service", 1: "touches a standard service", 0: "low tier only"}
+
+Words = Callable[[float, ExplainContext], str]
+_WORDS: dict[str, Words] = {
+    "la": lambda v, _: _n(v, "line added", "lines added"),
+    "ld": lambda v, _: _n(v, "line deleted", "lines deleted"),
+    "nf": lambda v, _: _n(v, "file changed", "files changed"),
+    "nd": lambda v, _: f"spans {_n(v, 'directory', 'directories')}",
+    "ns": lambda v, _: f"touches {_n(v, 'top-level area', 'top-level areas')} of the repository",
+    "entropy": lambda v, _: f"change spread across files (entropy {v:.1f} bits)",
+    "hunks": lambda v, _: _n(v, "separate hunk", "separate hunks"),
+    "largest_file_churn": lambda v, _: f"{v:,.0f} lines changed in a single file",
+    "test_churn_ratio": lambda v, _: f"{v:.2f} test lines changed per source line",
+    "files_deleted": lambda v, _: _n(v, "file deleted", "files deleted"),
+    "files_renamed": lambda v, _: _n(v, "file renamed", "files renamed"),
+    "services_touched": lambda v, _: f"touches {_n(v, 'service', 'services')}",
+    "max_service_tier": lambda v, c: (
+        _services_words(1, c) if v >= 2 else _TIER_WORDS.get(round(v), "tier unknown")
+    ),
+    "touches_critical": _services_words,
+    "service_changes_30d": lambda v, _: f"the touched services changed {v:,.0f} times in 30 days",
+    "service_changes_90d": lambda v, _: f"the touched services changed {v:,.0f} times in 90 days",
+    "service_reverts_90d": lambda v, _: (
+        f"{_n(v, 'revert', 'reverts')} in these services in 90 days"
+    ),
+    "service_incidents_90d": lambda v, _: (
+        f"{_n(v, 'rollback or incident', 'rollbacks or incidents')} in these services in 90 days"
+    ),
+    "patch_coverage": lambda v, _: f"{v:.0%} of added lines covered by tests",
+    "uncovered_added_lines": lambda v, _: f"{v:,.0f} added lines not covered by tests",
+    "touched_files_coverage": lambda v, _: f"the changed files are {v:.0%} covered by tests",
+    "lt": lambda v, _: f"{v:,.0f} lines in the changed files",
+    "fix": lambda v, _: "fixes a bug" if v else "not a bug fix",
+    "ndev": lambda v, _: f"{_n(v, 'developer has', 'developers have')} changed these files",
+    "age": lambda v, _: f"the files last changed {v:,.0f} days ago on average",
+    "nuc": lambda v, _: f"these files were changed {v:,.0f} times before",
+    "exp": lambda v, _: f"the author's experience here: {_n(v, 'file change', 'file changes')}",
+    "rexp": lambda v, _: f"the author's recent experience here: {v:,.1f}",
+    "sexp": lambda v, _: (
+        f"the author's experience in these areas: {_n(v, 'file change', 'file changes')}"
+    ),
+    "recent_fixes_90d": lambda v, _: f"{_n(v, 'bug fix', 'bug fixes')} in these files in 90 days",
+    "recent_reverts_90d": lambda v, _: f"{_n(v, 'revert', 'reverts')} in these files in 90 days",
+    "author_revert_share": lambda v, _: f"{v:.0%} of the author's earlier changes were reverted",
+    "min_file_age_days": lambda v, _: f"a changed file was last changed {v:,.0f} days ago",
+    "author_new_to_service": lambda v, _: (
+        "first change by this author in this service"
+        if v
+        else "the author has changed these services before"
+    ),
 }
+
+
+def words(name: str, value: float | None, context: ExplainContext | None = None) -> str:
+    """One feature's value in plain words."""
+    if value is None:
+        return f"{CATALOG[name].definition}: unknown"
+    if name.startswith("files_") and name not in _WORDS:
+        kind = CATALOG[name].definition.removeprefix("files changed that are ")
+        return f"{_n(value, 'file', 'files')} of {kind}"
+    render = _WORDS.get(name)
+    if render is None:
+        return f"{CATALOG[name].definition}: {value:g}"
+    return render(value, context or ExplainContext())
 
 
 @dataclass(frozen=True)
@@ -40,7 +113,9 @@ class Reason:
         return asdict(self)
 
 
-def reasons(vector: FeatureVector, score: Score, limit: int = 3) -> list[Reason]:
+def reasons(
+    vector: FeatureVector, score: Score, limit: int = 3, context: ExplainContext | None = None
+) -> list[Reason]:
     """The features that raised the risk most, largest first, in plain words."""
     ranked = sorted(score.contributions.items(), key=lambda item: item[1], reverse=True)
     found = []
@@ -48,12 +123,12 @@ def reasons(vector: FeatureVector, score: Score, limit: int = 3) -> list[Reason]
         if contribution < MIN_CONTRIBUTION or len(found) == limit:
             break
         value = vector.values.get(feature)
-        text = _WORDS[feature](value) if value is not None else f"{feature} unknown"
+        text = words(feature, value, context)
         found.append(Reason(feature, value, round(contribution, 4), text))
     return found
 
 
-def suggestions(vector: FeatureVector) -> list[str]:
+def suggestions(vector: FeatureVector, uncovered: Mapping[str, int] | None = None) -> list[str]:
     """What the author could do to lower the risk."""
     advice = []
     lines = (vector.values.get("la") or 0) + (vector.values.get("ld") or 0)
@@ -64,4 +139,8 @@ def suggestions(vector: FeatureVector) -> list[str]:
         )
     if (vector.values.get("ns") or 0) > 2:
         advice.append("Separate the changes to each top-level area into their own pull requests.")
+    if uncovered:
+        worst = sorted(uncovered.items(), key=lambda item: item[1], reverse=True)[:3]
+        files = ", ".join(f"`{path}` ({count})" for path, count in worst)
+        advice.append(f"Add tests for the uncovered added lines: {files}.")
     return advice

@@ -29,7 +29,8 @@ MAX_BACKOFF = timedelta(minutes=10)
 def process_delivery(services: Services, args: dict[str, Any]) -> None:
     delivery = _load_delivery(services, int(args["delivery_pk"]))
     handler = handler_for(delivery.event, delivery.action)
-    if handler is None:
+    if handler is None or delivery.installation_id is None:
+        # events we do not act on, and deliveries not sent to an App installation
         deliveries.set_outcome(services.db, delivery.id, "ignored")
         return
     with delivery_context(delivery.delivery_id):

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import numpy as np
 import xgboost as xgb
 
-from gate.features import FEATURE_SCHEMA_VERSION, FEATURES, FeatureVector
+from gate.features import CATALOG, FEATURE_SCHEMA_VERSION, FeatureVector
 
 ARTIFACT_FORMAT = 1
 ARTIFACT_FILE = "artifact.json"
@@ -161,7 +161,7 @@ def _check_schema(artifact: Artifact, directory: Path) -> None:
             f"{directory}: model built for feature schema {artifact.feature_schema_version}, "
             f"this service computes schema {FEATURE_SCHEMA_VERSION}; retrain or pick another model"
         )
-    unknown = [name for name in artifact.features if name not in FEATURES]
+    unknown = [name for name in artifact.features if name not in CATALOG]
     if unknown:
         raise ModelError(
             f"{directory}: model uses features this service does not compute: {unknown}"

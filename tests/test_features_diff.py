@@ -89,7 +89,9 @@ def test_empty_diff_gives_zeros_not_errors(repo: GitRepo):
     base = repo.commit("base", {"a": "a\n"})
     head = repo.commit("empty")
     values = features_of(repo, base, head)
-    assert values == {"la": 0, "ld": 0, "nf": 0, "nd": 0, "ns": 0, "entropy": 0, "hunks": 0}
+    assert values["test_churn_ratio"] is None  # no source line changed: undefined, not zero
+    del values["test_churn_ratio"]
+    assert set(values.values()) == {0.0}
 
 
 def test_huge_diff_falls_back_to_numstat_with_a_note(repo: GitRepo, monkeypatch):

@@ -14,6 +14,15 @@ from tests.gitrepo import lines
 pytestmark = needs_shared
 
 
+def risky_change() -> dict[str, str]:
+    """1,460 lines over 10 files rewriting the payments code: the model holds it."""
+    return {
+        "payments/charge.py": lines(300, "rewritten"),
+        "web/app.py": lines(200, "rewritten"),
+        **{f"payments/gateway/part{m}.py": lines(120, f"gateway{m}") for m in range(8)},
+    }
+
+
 def completed_runs(fake: FakeGitHub) -> list[dict]:
     return [run for run in fake.check_runs.values() if run.get("status") == "completed"]
 
@@ -40,12 +49,7 @@ def test_small_pr_gets_a_passing_check_status_and_label(client, fake_github, rem
 
 def test_large_pr_is_held_with_reasons_in_plain_words(client, fake_github, remotes: Path):
     project = ProjectRepo(remotes)
-    files = {
-        "payments/charge.py": lines(300, "rewritten"),
-        "web/app.py": lines(200, "rewritten"),
-        **{f"payments/gateway/part{m}.py": lines(120, f"gateway{m}") for m in range(8)},
-    }
-    head = project.pull_request(8, files)
+    head = project.pull_request(8, risky_change())
     deliver(client, "pull_request", pr_payload("opened", project.full_name, 8, project.base, head))
 
     wait_until(lambda: fake_github.calls("POST", r".*/issues/8/labels"), what="the label")
@@ -98,23 +102,23 @@ def test_synchronize_rescores_the_new_head_and_swaps_the_label(client, fake_gith
     project = ProjectRepo(remotes)
     head = project.pull_request(12, {"web/app.py": "small\n"})
     deliver(client, "pull_request", pr_payload("opened", project.full_name, 12, project.base, head))
-    wait_until(lambda: fake_github.labels.get(("octo-org/shop", 12)))
+    (first_label,) = wait_until(lambda: fake_github.labels.get(("octo-org/shop", 12)))
+    assert first_label != "risk:high"
 
-    big = {"payments/charge.py": lines(900, "new"), "web/app.py": lines(700, "new")}
     project.repo.checkout("pr-12")
-    new_head = project.repo.commit("grow", big)
+    new_head = project.repo.commit("grow", risky_change())
     project.repo.set_ref("refs/pull/12/head", new_head)
     project.repo.checkout("master")
     payload = pr_payload(
-        "synchronize", project.full_name, 12, project.base, new_head, labels=[{"name": "risk:low"}]
+        "synchronize", project.full_name, 12, project.base, new_head, labels=[{"name": first_label}]
     )
     deliver(client, "pull_request", payload)
 
     wait_until(lambda: len(fake_github.statuses) == 2, what="the second status")
     wait_until(lambda: fake_github.labels[("octo-org/shop", 12)] == ["risk:high"])
-    assert fake_github.calls("DELETE", r".*/issues/12/labels/risk:low")
+    assert fake_github.calls("DELETE", rf".*/issues/12/labels/{first_label}")
     by_sha = {run["head_sha"]: run for run in completed_runs(fake_github)}
-    assert by_sha[head]["conclusion"] == "success"
+    assert by_sha[head]["conclusion"] in ("success", "neutral")
     assert by_sha[new_head]["conclusion"] == "action_required"
 
 

@@ -9,8 +9,10 @@ import pandas as pd
 
 PROJECTS: tuple[str, ...] = ("gerrit", "go", "jdt", "openstack", "platform", "qt")
 
-# The diff features the dataset shares with the service, by the service's names, in model order.
-FEATURES: tuple[str, ...] = ("la", "ld", "nf", "nd", "ns", "entropy")
+# The dataset's 14 Kamei features, by the service's names, in model order.
+FEATURES: tuple[str, ...] = tuple(
+    "la ld nf nd ns entropy lt fix ndev age nuc exp rexp sexp".split()  # noqa: SIM905
+)
 
 # dataset column -> our column; "entrophy" is spelt that way in every file
 _COLUMNS = {
@@ -23,6 +25,7 @@ _COLUMNS = {
     "nd": "nd",
     "ns": "ns",
     "entrophy": "entropy",
+    **{name: name for name in ("lt", "fix", "ndev", "age", "nuc", "exp", "rexp", "sexp")},
 }
 _NUMERIC = ["date", "bug", *FEATURES]
 

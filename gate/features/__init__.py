@@ -5,18 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-FEATURE_SCHEMA_VERSION = "1"
+from gate.features.catalog import CATALOG, FEATURE_SCHEMA_VERSION
 
-# name -> what it measures, in words a developer reads on the check
-FEATURES: dict[str, str] = {
-    "la": "lines added",
-    "ld": "lines deleted",
-    "nf": "files changed",
-    "nd": "directories changed",
-    "ns": "subsystems (top-level directories) changed",
-    "entropy": "spread of the change over files (bits)",
-    "hunks": "hunks changed",
-}
+__all__ = ["CATALOG", "FEATURE_SCHEMA_VERSION", "FeatureVector"]
 
 
 @dataclass
@@ -28,10 +19,17 @@ class FeatureVector:
     schema_version: str = FEATURE_SCHEMA_VERSION
 
     def __post_init__(self) -> None:
-        unknown = set(self.values) - set(FEATURES)
+        unknown = set(self.values) - set(CATALOG)
         if unknown:
             raise ValueError(f"unknown features: {sorted(unknown)}")
 
     def get(self, name: str) -> float:
         value = self.values.get(name)
         return math.nan if value is None else float(value)
+
+    def merge(
+        self, values: dict[str, float | None], notes: list[str] | None = None
+    ) -> FeatureVector:
+        return FeatureVector(
+            {**self.values, **values}, [*self.notes, *(notes or [])], self.schema_version
+        )

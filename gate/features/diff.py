@@ -1,4 +1,4 @@
-"""Diff features (Kamei's size and diffusion metrics, plus hunks) from the real `git diff`."""
+"""Diff features (Kamei's size and diffusion metrics, hunks, file kinds) from `git diff`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from unidiff import PatchSet
 from unidiff.errors import UnidiffParseError
 
 from gate.features import FeatureVector
+from gate.features.kinds import KINDS, file_kind
 from gate.gitcmd import OutputTooLarge, git
 
 # A diff beyond this is counted with --numstat instead of parsed hunk by hunk, so a
@@ -25,12 +26,26 @@ class FileChange:
     deleted: int
     hunks: int | None
     binary: bool = False
+    status: str = "modified"  # added | deleted | renamed | modified
+    old_path: str | None = None
+
+    @property
+    def churn(self) -> int:
+        return self.added + self.deleted
 
 
-def changed_files(repo: Path, base: str, head: str) -> tuple[list[FileChange], list[str]]:
+@dataclass
+class Diff:
+    changes: list[FileChange]
+    notes: list[str]
+    # the unified diff, for coverage of added lines; None when it was too large to keep
+    patch: str | None
+
+
+def read_diff(repo: Path, base: str, head: str) -> Diff:
     """The files changed from base to head (renames detected) and notes on what was approximated."""
     try:
-        patch = git(
+        raw = git(
             repo,
             "diff",
             "--no-color",
@@ -43,18 +58,31 @@ def changed_files(repo: Path, base: str, head: str) -> tuple[list[FileChange], l
         )
     except OutputTooLarge:
         note = f"diff over {MAX_PATCH_BYTES // (1024 * 1024)} MiB: hunks not counted"
-        return numstat_changes(repo, base, head), [note]
+        return Diff(numstat_changes(repo, base, head), [note], None)
+    patch = raw.decode("utf-8", "surrogateescape")
     try:
-        return parse_patch(patch.decode("utf-8", "surrogateescape")), []
+        return Diff(parse_patch(patch), [], patch)
     except UnidiffParseError as error:
-        return numstat_changes(repo, base, head), [
-            f"diff not parsable ({error}): hunks not counted"
-        ]
+        note = f"diff not parsable ({error}): hunks not counted"
+        return Diff(numstat_changes(repo, base, head), [note], None)
+
+
+def changed_files(repo: Path, base: str, head: str) -> tuple[list[FileChange], list[str]]:
+    diff = read_diff(repo, base, head)
+    return diff.changes, diff.notes
 
 
 def parse_patch(text: str) -> list[FileChange]:
     changes = []
     for patched in PatchSet(text):
+        if patched.is_added_file:
+            status = "added"
+        elif patched.is_removed_file:
+            status = "deleted"
+        elif patched.is_rename:
+            status = "renamed"
+        else:
+            status = "modified"
         changes.append(
             FileChange(
                 path=patched.path,
@@ -62,47 +90,93 @@ def parse_patch(text: str) -> list[FileChange]:
                 deleted=patched.removed,
                 hunks=len(patched),
                 binary=patched.is_binary_file,
+                status=status,
+                old_path=_strip_side(patched.source_file) if status == "renamed" else None,
             )
         )
     return changes
 
 
+def _strip_side(path: str) -> str:
+    return path[2:] if path.startswith(("a/", "b/")) else path
+
+
 def numstat_changes(repo: Path, base: str, head: str) -> list[FileChange]:
     output = git(repo, "diff", "--numstat", "-z", "-M", "--no-ext-diff", base, head)
-    return list(_parse_numstat(output.decode("utf-8", "surrogateescape")))
+    statuses = git(repo, "diff", "--name-status", "-z", "-M", "--no-ext-diff", base, head)
+    status_of = _parse_name_status(statuses.decode("utf-8", "surrogateescape"))
+    return list(parse_numstat(output.decode("utf-8", "surrogateescape"), status_of))
 
 
-def _parse_numstat(output: str) -> Iterable[FileChange]:
+def parse_numstat(output: str, status_of: dict[str, str] | None = None) -> Iterable[FileChange]:
     # -z: "added\tdeleted\tpath\0", or for a rename "added\tdeleted\t\0old\0new\0"
     fields = output.split("\0")
     index = 0
     while index < len(fields) and fields[index]:
         added, deleted, path = fields[index].split("\t", 2)
         index += 1
+        old_path = None
         if not path:
-            path = fields[index + 1]
+            old_path, path = fields[index], fields[index + 1]
             index += 2
         binary = added == "-"
         yield FileChange(
-            path, 0 if binary else int(added), 0 if binary else int(deleted), None, binary
+            path=path,
+            added=0 if binary else int(added),
+            deleted=0 if binary else int(deleted),
+            hunks=None,
+            binary=binary,
+            status="renamed" if old_path else (status_of or {}).get(path, "modified"),
+            old_path=old_path,
         )
 
 
+def _parse_name_status(output: str) -> dict[str, str]:
+    fields = output.split("\0")
+    statuses: dict[str, str] = {}
+    index = 0
+    while index < len(fields) and fields[index]:
+        code = fields[index][0]
+        if code in "RC":  # a rename or copy names the old and the new path
+            statuses[fields[index + 2]] = "renamed" if code == "R" else "added"
+            index += 3
+            continue
+        statuses[fields[index + 1]] = {"A": "added", "D": "deleted"}.get(code, "modified")
+        index += 2
+    return statuses
+
+
+def subsystem(path: str) -> str:
+    """The top-level directory of a path; files at the root belong to `root`."""
+    head, separator, _ = path.partition("/")
+    return head if separator else "root"
+
+
 def diff_features(changes: list[FileChange]) -> FeatureVector:
-    paths = [PurePosixPath(change.path) for change in changes]
-    churn = [change.added + change.deleted for change in changes]
+    churn = [change.churn for change in changes]
     hunks = [change.hunks for change in changes]
-    return FeatureVector(
-        values={
-            "la": float(sum(change.added for change in changes)),
-            "ld": float(sum(change.deleted for change in changes)),
-            "nf": float(len(changes)),
-            "nd": float(len({str(path.parent) for path in paths})),
-            "ns": float(len({path.parts[0] if len(path.parts) > 1 else "root" for path in paths})),
-            "entropy": change_entropy(churn),
-            "hunks": None if None in hunks else float(sum(h or 0 for h in hunks)),
-        }
-    )
+    kinds = [file_kind(change.path, change.binary) for change in changes]
+    churn_by_kind: dict[str, int] = {}
+    for change, kind in zip(changes, kinds, strict=True):
+        churn_by_kind[kind] = churn_by_kind.get(kind, 0) + change.churn
+    source_churn = churn_by_kind.get("source", 0)
+    values: dict[str, float | None] = {
+        "la": float(sum(change.added for change in changes)),
+        "ld": float(sum(change.deleted for change in changes)),
+        "nf": float(len(changes)),
+        "nd": float(len({str(PurePosixPath(change.path).parent) for change in changes})),
+        "ns": float(len({subsystem(change.path) for change in changes})),
+        "entropy": change_entropy(churn),
+        "hunks": None if None in hunks else float(sum(h or 0 for h in hunks)),
+        "largest_file_churn": float(max(churn, default=0)),
+        "test_churn_ratio": churn_by_kind.get("test", 0) / source_churn if source_churn else None,
+        "files_deleted": float(sum(change.status == "deleted" for change in changes)),
+        "files_renamed": float(sum(change.status == "renamed" for change in changes)),
+    }
+    for kind in KINDS:
+        if kind != "other":
+            values[f"files_{kind}"] = float(kinds.count(kind))
+    return FeatureVector(values=values)
 
 
 def change_entropy(churn_per_file: list[int]) -> float:

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -124,3 +135,18 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     delivery_id: Mapped[str | None] = mapped_column(String(64))
     assessment_id: Mapped[int | None] = mapped_column(ForeignKey("assessments.id"))
+
+
+class CoverageUpload(Base):
+    """A coverage report for one commit, as uploaded (parsed again when a change is scored)."""
+
+    __tablename__ = "coverage_reports"
+    __table_args__ = (Index("ix_coverage_commit", "repository", "sha"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository: Mapped[str] = mapped_column(String(256))
+    sha: Mapped[str] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(32))  # api | artifact | cli
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -12,7 +12,9 @@ from gate.context import Services
 from gate.gitcmd import merge_base
 from gate.github import GitHubAPI, Repo
 from gate.mirror import clone_url
+from gate.repo_config import repo_services
 from gate.store import assessments, audit
+from gate.store import coverage as coverage_store
 from gate.store.tables import Delivery, utcnow
 from gate.webhooks.errors import MalformedPayload
 
@@ -160,9 +162,23 @@ def _assess(services: Services, github: GitHubAPI, change: PullRequestChange) ->
         ],
         need=[change.base_sha, change.head_sha],
     )
+    index = services.indexes.update(mirror, change.base_ref)
+    # the base's own config decides: a pull request cannot relax the rules it is judged by
+    repo_services_, notes = repo_services(mirror, change.base_sha)
     # what GitHub shows as the PR's files: head against its merge base with the base branch
     base = merge_base(mirror, change.base_sha, change.head_sha)
-    return assess_change(mirror, base, change.head_sha, services.model)
+    return assess_change(
+        mirror,
+        base,
+        change.head_sha,
+        services.model,
+        index=index,
+        services=repo_services_,
+        coverage=coverage_store.report_for(
+            services.db, change.repo.full_name, change.head_sha, mirror
+        ),
+        notes=notes,
+    )
 
 
 def _find_check_run(github: GitHubAPI, change: PullRequestChange, external_id: str) -> int | None:

@@ -1,0 +1,51 @@
+"""One feature vector from a change's parts; the service and the miner both build it here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from gate.codeowners import CodeOwners
+from gate.features import FeatureVector
+from gate.features.diff import FileChange, diff_features
+from gate.features.history import HISTORY_FEATURES, Change, HistoryIndex, MessageRules
+from gate.features.services import Service, ServicesConfig, service_features, touched_services
+
+
+@dataclass(frozen=True)
+class Services:
+    """How paths map to services: .github/risk-gate.yml, else CODEOWNERS, else directories."""
+
+    config: ServicesConfig | None = None
+    codeowners: CodeOwners | None = None
+    _cache: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def touched(self, paths: Sequence[str]) -> list[Service]:
+        return touched_services(paths, self.config, self.codeowners)
+
+    def service_of(self, path: str) -> str:
+        name = self._cache.get(path)
+        if name is None:
+            name = self._cache[path] = touched_services([path], self.config, self.codeowners)[
+                0
+            ].name
+        return name
+
+
+def assemble(
+    changes: list[FileChange],
+    *,
+    lines_before: int,
+    change: Change,
+    index: HistoryIndex | None,
+    rules: MessageRules,
+    services: Services,
+    notes: Sequence[str] = (),
+) -> FeatureVector:
+    """Diff, service and history features of one change (coverage is merged by the caller)."""
+    vector = diff_features(changes).merge({"lt": float(lines_before)}, list(notes))
+    vector = vector.merge(service_features(services.touched(change.new_paths)))
+    if index is None:
+        missing = dict.fromkeys(HISTORY_FEATURES) | {"fix": float(rules.is_fix(change.message))}
+        return vector.merge(missing, ["no history index yet: history features are missing"])
+    return vector.merge(index.features(change, rules, services.service_of))

@@ -1,0 +1,54 @@
+"""push to the default branch keeps the history index current, incrementally."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from gate.features.history import load_index
+from gate.indexes import HistoryIndexes
+from gate.store import Delivery
+from tests.conftest import ProjectRepo, deliver, needs_shared, real_payload, wait_until
+from tests.gitrepo import lines
+
+pytestmark = needs_shared
+
+
+def push_payload(full_name: str, ref: str, after: str) -> dict:
+    payload = real_payload("push", "push")
+    payload["repository"]["full_name"] = full_name
+    payload["repository"]["default_branch"] = "master"
+    payload["ref"], payload["after"] = ref, after
+    payload["installation"] = {"id": 1}
+    return payload
+
+
+def outcomes(client) -> list[str]:
+    with client.app.state.services.db.session() as session:
+        return [d.outcome for d in session.scalars(select(Delivery).order_by(Delivery.id))]
+
+
+def test_pushes_to_the_default_branch_extend_the_index(client, fake_github, remotes: Path):
+    project = ProjectRepo(remotes)
+    second = project.repo.commit("fix: rounding", {"payments/charge.py": lines(121, "charge")})
+    deliver(client, "push", push_payload(project.full_name, "refs/heads/master", second))
+    wait_until(lambda: outcomes(client) == ["done"], what="the first push")
+
+    mirror = client.app.state.services.mirrors.path(project.full_name)
+    index_file = HistoryIndexes.file_for(mirror)
+    assert len(load_index(index_file)) == 2
+    third = project.repo.commit("more", {"web/app.py": lines(81, "app")})
+    deliver(client, "push", push_payload(project.full_name, "refs/heads/master", third))
+    wait_until(lambda: outcomes(client) == ["done", "done"], what="the second push")
+    assert len(load_index(index_file)) == 3
+    assert index_file.read_text().count("\n") == 3  # appended, not rebuilt
+
+
+def test_pushes_to_other_branches_are_not_indexed(client, fake_github, remotes: Path):
+    project = ProjectRepo(remotes)
+    deliver(client, "push", push_payload(project.full_name, "refs/heads/feature", project.base))
+    wait_until(lambda: outcomes(client) == ["done"])
+    mirror = client.app.state.services.mirrors.path(project.full_name)
+    assert not HistoryIndexes.file_for(mirror).exists()
+    assert fake_github.requests == []
