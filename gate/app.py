@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from gate import __version__, logs, metrics
 from gate.api import assessments as assessments_api
+from gate.api import coverage as coverage_api
 from gate.api import operations
 from gate.context import Services
 from gate.github import GitHubApp, RetryPolicy
@@ -93,6 +94,7 @@ def create_app(
     app.include_router(intake.router)
     app.include_router(operations.router)
     app.include_router(assessments_api.router)
+    app.include_router(coverage_api.router)
     return app
 
 

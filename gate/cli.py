@@ -166,6 +166,31 @@ def train(
     console.print_json(json.dumps(figures, default=str))
 
 
+token_app = typer.Typer(help="Per-repository API tokens for the gate API.")
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    repo: Annotated[str, typer.Option(help="owner/name the token may act for")],
+    name: Annotated[str, typer.Option(help="what the token is for, e.g. the CI system")] = "ci",
+) -> None:
+    """Create an API token; it is printed once and stored only as a hash."""
+    from gate.github import Repo
+    from gate.store import Database
+    from gate.store.tokens import create_token
+
+    try:
+        Repo.parse(repo)
+    except ValueError as error:
+        raise _fail(str(error)) from None
+    db = Database(load_settings().database_url)
+    db.migrate()
+    token = create_token(db, repo, name)
+    errors.print(f"API token for {repo} ({name}); store it now, it is not shown again:")
+    print(token)
+
+
 @app.command()
 def jobs(
     state: Annotated[str, typer.Option(help="queued, running, done or failed")] = "failed",

@@ -70,6 +70,10 @@ class GitHubAPI(Protocol):
 
     def remove_label(self, repo: Repo, number: int, label: str) -> None: ...
 
+    def list_run_artifacts(self, repo: Repo, run_id: int, name: str) -> list[dict[str, Any]]: ...
+
+    def download_artifact(self, repo: Repo, artifact_id: int) -> bytes: ...
+
     def access_token(self) -> str: ...
 
 
@@ -179,6 +183,21 @@ class InstallationClient:
                 repo.owner, repo.name, number, data={"labels": labels}
             )
         )
+
+    def list_run_artifacts(self, repo: Repo, run_id: int, name: str) -> list[dict[str, Any]]:
+        response = self._call(
+            lambda gh: gh.rest.actions.list_workflow_run_artifacts(
+                repo.owner, repo.name, run_id, name=name
+            )
+        )
+        return list(response.json().get("artifacts", []))
+
+    def download_artifact(self, repo: Repo, artifact_id: int) -> bytes:
+        # GitHub answers 302 to a short-lived storage URL; the redirect drops our token
+        response = self._call(
+            lambda gh: gh.rest.actions.download_artifact(repo.owner, repo.name, artifact_id, "zip")
+        )
+        return response.content
 
     def remove_label(self, repo: Repo, number: int, label: str) -> None:
         try:

@@ -22,6 +22,7 @@ import jwt
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 OPENAPI_PATH = SHARED / "conformance" / "github-openapi" / "api.github.com.json"
+STORAGE_HOST = "pipelines.actions.githubusercontent.com"
 
 
 @cache
@@ -80,6 +81,7 @@ class FakeGitHub:
     statuses: list[dict[str, Any]] = field(default_factory=list)
     labels: dict[tuple[str, int], list[str]] = field(default_factory=dict)
     tokens: dict[str, datetime] = field(default_factory=dict)
+    artifacts: dict[int, dict[str, Any]] = field(default_factory=dict)
     token_lifetime: timedelta = timedelta(hours=1)
     faults: list[Fault] = field(default_factory=list)
     validate: bool = True
@@ -107,11 +109,31 @@ class FakeGitHub:
     def calls(self, method: str, pattern: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == method and re.fullmatch(pattern, r.path)]
 
+    def add_artifact(self, run_id: int, name: str, content: bytes, expired: bool = False) -> int:
+        self._ids += 1
+        self.artifacts[self._ids] = {
+            "id": self._ids,
+            "name": name,
+            "run_id": run_id,
+            "expired": expired,
+            "size_in_bytes": len(content),
+            "content": content,
+        }
+        return self._ids
+
     def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host == STORAGE_HOST:  # where artifact downloads redirect: not the API
+            artifact = self.artifacts.get(int(request.url.path.rsplit("/", 1)[-1]))
+            if artifact is None or "authorization" in request.headers:
+                self.violations.append(f"storage download {request.url}: token sent or unknown")
+                return httpx.Response(403)
+            return httpx.Response(200, content=artifact["content"])
         with self._lock:
             body = json.loads(request.content) if request.content else None
             status, answer, headers = self._answer(request, body)
             self.requests.append(Recorded(request.method, request.url.path, body, status))
+        if answer is None:
+            return httpx.Response(status, headers=headers)
         return httpx.Response(status, json=answer, headers=headers)
 
     def _answer(self, request: httpx.Request, body: Any) -> tuple[int, Any, dict[str, str]]:
@@ -208,6 +230,20 @@ class FakeGitHub:
                 return 404, {"message": "Label does not exist"}, {}
             current.remove(parts[-1])
             return 200, [{"name": name} for name in current], {}
+        if method == "GET" and re.fullmatch(r"/repos/[^/]+/[^/]+/actions/runs/\d+/artifacts", path):
+            run_id = int(parts[-2])
+            found = [
+                {k: v for k, v in a.items() if k != "content"}
+                for a in self.artifacts.values()
+                if a["run_id"] == run_id and a["name"] == query.get("name", a["name"])
+            ]
+            return 200, {"total_count": len(found), "artifacts": found}, {}
+        if method == "GET" and re.fullmatch(r"/repos/[^/]+/[^/]+/actions/artifacts/\d+/zip", path):
+            artifact_id = int(parts[-2])
+            if artifact_id not in self.artifacts:
+                return 404, {"message": "Not Found"}, {}
+            location = f"https://{STORAGE_HOST}/download/{artifact_id}"
+            return 302, None, {"location": location}
         self.violations.append(f"{method} {path}: valid, but this fake has no answer for it")
         return 501, {"message": "not implemented by the fake"}, {}
 

@@ -32,8 +32,10 @@ def repo_paths(repo: Path, sha: str) -> list[str] | None:
     return [path for path in listing.decode("utf-8", "surrogateescape").split("\0") if path]
 
 
-def report_for(db: Database, repository: str, sha: str, repo: Path) -> CoverageReport | None:
-    """The newest report for the commit, its paths mapped onto the commit's files; else None."""
+def report_for(
+    db: Database, repository: str, sha: str, repo: Path
+) -> tuple[CoverageReport | None, list[str]]:
+    """The newest report for the commit, its paths mapped onto the commit's files, and notes."""
     with db.session() as session:
         upload = session.scalars(
             select(CoverageUpload)
@@ -42,8 +44,9 @@ def report_for(db: Database, repository: str, sha: str, repo: Path) -> CoverageR
             .limit(1)
         ).first()
     if upload is None:
-        return None
+        return None, []
     try:
-        return parse_coverage(upload.content, upload.format, repo_paths=repo_paths(repo, sha))
+        report = parse_coverage(upload.content, upload.format, repo_paths=repo_paths(repo, sha))
     except CoverageError as error:  # validated on upload; a parser change may still refuse it
-        return CoverageReport(upload.format, {}, [f"stored coverage report unreadable: {error}"])
+        return None, [f"stored coverage report {upload.id} is unreadable: {error}"]
+    return report, []

@@ -8,7 +8,7 @@ from typing import Any
 
 from gate.context import Services
 from gate.store.tables import Delivery
-from gate.webhooks import pull_request, push
+from gate.webhooks import pull_request, push, workflow_run
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,10 @@ class Handler:
 _HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("pull_request", action): Handler(pull_request.handle, pull_request.give_up)
     for action in pull_request.ACTIONS
-} | {("push", None): Handler(push.handle)}
+} | {
+    ("push", None): Handler(push.handle),
+    ("workflow_run", "completed"): Handler(workflow_run.handle),
+}
 
 
 def handler_for(event: str, action: str | None) -> Handler | None:

@@ -167,6 +167,9 @@ def _assess(services: Services, github: GitHubAPI, change: PullRequestChange) ->
     repo_services_, notes = repo_services(mirror, change.base_sha)
     # what GitHub shows as the PR's files: head against its merge base with the base branch
     base = merge_base(mirror, change.base_sha, change.head_sha)
+    coverage, coverage_notes = coverage_store.report_for(
+        services.db, change.repo.full_name, change.head_sha, mirror
+    )
     return assess_change(
         mirror,
         base,
@@ -174,10 +177,8 @@ def _assess(services: Services, github: GitHubAPI, change: PullRequestChange) ->
         services.model,
         index=index,
         services=repo_services_,
-        coverage=coverage_store.report_for(
-            services.db, change.repo.full_name, change.head_sha, mirror
-        ),
-        notes=notes,
+        coverage=coverage,
+        notes=[*notes, *coverage_notes],
     )
 
 

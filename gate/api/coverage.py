@@ -1,0 +1,65 @@
+"""POST /api/v1/coverage: a CI job uploads the coverage report of a commit."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from gate.api.auth import TokenRepository
+from gate.coverage_intake import MAX_REPORT_BYTES, accept_report
+from gate.features.coverage import CoverageError
+
+router = APIRouter(tags=["coverage"])
+SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+class CoverageAccepted(BaseModel):
+    id: int
+    repository: str
+    sha: str
+    format: str
+    files: int
+    rescoring: int
+
+
+@router.post("/api/v1/coverage", status_code=201, response_model=CoverageAccepted)
+async def upload_coverage(
+    request: Request,
+    caller: TokenRepository,
+    repository: Annotated[str, Form(max_length=256)],
+    sha: Annotated[str, Form(max_length=64)],
+    file: Annotated[UploadFile, File()],
+    format: Annotated[str | None, Form(max_length=32)] = None,
+) -> CoverageAccepted:
+    if repository != caller:
+        raise HTTPException(403, f"this token is for {caller}, not {repository}")
+    if not SHA.match(sha):
+        raise HTTPException(422, "sha must be a full 40-character commit SHA")
+    content = await file.read(MAX_REPORT_BYTES + 1)
+    services = request.app.state.services
+    try:
+        accepted = await run_in_threadpool(
+            accept_report,
+            services.db,
+            repository,
+            sha,
+            content,
+            format,
+            "api",
+            services.settings.job_max_attempts,
+        )
+    except CoverageError as error:
+        raise HTTPException(422, f"coverage report refused: {error}") from None
+    request.app.state.worker.wake()
+    return CoverageAccepted(
+        id=accepted.id,
+        repository=repository,
+        sha=sha,
+        format=accepted.format,
+        files=accepted.files,
+        rescoring=accepted.rescoring,
+    )

@@ -1,0 +1,36 @@
+"""Per-repository API tokens: created once, stored hashed, checked in constant time."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import select
+
+from gate.store.db import Database
+from gate.store.tables import ApiToken
+
+PREFIX = "rg_"
+
+
+def _digest(token: str) -> str:
+    # tokens carry 256 random bits: a fast hash is enough, no password stretching needed
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(db: Database, repository: str, name: str) -> str:
+    token = PREFIX + secrets.token_urlsafe(32)
+    with db.session() as session:
+        session.add(ApiToken(repository=repository, name=name, token_hash=_digest(token)))
+    return token
+
+
+def repository_for(db: Database, token: str) -> str | None:
+    """The repository a live token belongs to, or None."""
+    if not token.startswith(PREFIX) or len(token) > 200:
+        return None
+    with db.session() as session:
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    if row is None or row.revoked_at is not None:
+        return None
+    return row.repository
