@@ -18,7 +18,7 @@ from gate.logs import delivery_context
 from gate.store import deliveries
 from gate.store import jobs as job_store
 from gate.store.tables import Delivery
-from gate.webhooks import handler_for
+from gate.webhooks import handler_for, installation
 from gate.webhooks.errors import PermanentError
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,7 @@ GiveUpFunction = Callable[[Services, dict[str, Any], str], None]
 
 JOB_FUNCTIONS: dict[str, tuple[JobFunction, GiveUpFunction | None]] = {
     "process_delivery": (process_delivery, give_up_delivery),
+    "index_repository": (installation.index_repository, None),
 }
 
 

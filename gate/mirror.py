@@ -49,14 +49,21 @@ class Mirrors:
     def is_warm(self, full_name: str) -> bool:
         return (self.path(full_name) / "HEAD").is_file()
 
-    def ensure(self, full_name: str, url: str, refspecs: list[str], need: list[str]) -> Path:
+    def ensure(
+        self,
+        full_name: str,
+        url: str,
+        refspecs: list[str],
+        need: list[str],
+        force_fetch: bool = False,
+    ) -> Path:
         """Fetch `refspecs` unless every commit in `need` is already there; return the mirror."""
         path = self.path(full_name)
         with self._lock(full_name):
             if not (path / "HEAD").is_file():
                 path.mkdir(parents=True, exist_ok=True)
                 git(path, "init", "--quiet", "--bare")
-            if all(resolve(path, sha) for sha in need):
+            if not refspecs or (not force_fetch and all(resolve(path, sha) for sha in need)):
                 return path
             problems = []
             try:

@@ -141,3 +141,49 @@ def test_added_deleted_and_files_always_match_git_numstat(before, after):
         values = features_of(repo, base, head)
         added, deleted, files = repo.numstat(base, head)
         assert (values["la"], values["ld"], values["nf"]) == (added, deleted, files)
+
+
+def test_a_200000_line_generated_diff_is_scored_in_bounded_memory(repo: GitRepo):
+    import resource
+
+    base = repo.commit("base", {"a.py": "x\n"})
+    head = repo.commit("vendored", {"vendor/bundle.js": lines(200_000, "var x")})
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    changes, _notes = changed_files(repo.path, base, head)
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    values = diff_features(changes).values
+    assert values["la"] == 200_000 and values["files_generated"] == 1
+    assert grown_mib < 512, f"parsing a 200,000-line diff grew the process by {grown_mib:.0f} MiB"
+
+
+def test_submodule_changes_count_as_a_file_without_lines(repo: GitRepo, tmp_path: Path):
+    library = GitRepo(tmp_path / "library")
+    first = library.commit("v1", {"lib.c": "int x;\n"})
+    base = repo.commit("base", {"a.py": "x\n"})
+    repo.git(
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "--quiet",
+        "add",
+        str(library.path),
+        "third/lib",
+    )
+    with_module = repo.commit("add submodule")
+    second = library.commit("v2", {"lib.c": "int y;\n"})
+    repo.git("-C", "third/lib", "fetch", "--quiet")  # the submodule's own clone
+    repo.git("-C", "third/lib", "checkout", "--quiet", second)
+    repo.git("add", "third/lib")
+    bumped = repo.commit("bump submodule")
+    changes, notes = changed_files(repo.path, with_module, bumped)
+    assert [(c.path, c.added, c.deleted) for c in changes] == [("third/lib", 1, 1)]
+    assert first != second and not notes
+    assert features_of(repo, base, bumped)["nf"] == 2  # .gitmodules and the submodule
+
+
+def test_a_missing_base_commit_is_a_clear_error(repo: GitRepo):
+    from gate.gitcmd import GitError
+
+    head = repo.commit("only", {"a.py": "x\n"})
+    with pytest.raises(GitError, match="git diff"):
+        changed_files(repo.path, "0123456789abcdef0123456789abcdef01234567", head)

@@ -52,3 +52,17 @@ def test_pushes_to_other_branches_are_not_indexed(client, fake_github, remotes: 
     mirror = client.app.state.services.mirrors.path(project.full_name)
     assert not HistoryIndexes.file_for(mirror).exists()
     assert fake_github.requests == []
+
+
+def test_a_newly_installed_repository_is_mirrored_and_indexed(client, fake_github, remotes: Path):
+    project = ProjectRepo(remotes)
+    project.repo.commit("second", {"web/app.py": lines(82, "app")})
+    payload = real_payload("installation_repositories", "added")
+    payload["installation"]["id"] = 1
+    payload["repositories_added"] = [{"full_name": project.full_name, "name": "shop"}]
+    deliver(client, "installation_repositories", payload)
+
+    mirror = client.app.state.services.mirrors.path(project.full_name)
+    index_file = HistoryIndexes.file_for(mirror)
+    wait_until(index_file.exists, what="the index of the installed repository")
+    wait_until(lambda: len(load_index(index_file)) == 2)

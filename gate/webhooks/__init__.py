@@ -8,7 +8,7 @@ from typing import Any
 
 from gate.context import Services
 from gate.store.tables import Delivery
-from gate.webhooks import pull_request, push, workflow_run
+from gate.webhooks import installation, pull_request, push, workflow_run
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,8 @@ _HANDLERS: dict[tuple[str, str | None], Handler] = {
 } | {
     ("push", None): Handler(push.handle),
     ("workflow_run", "completed"): Handler(workflow_run.handle),
+    ("installation", "created"): Handler(installation.handle),
+    ("installation_repositories", "added"): Handler(installation.handle),
 }
 
 
