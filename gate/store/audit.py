@@ -23,6 +23,8 @@ def record(
     subject: str | None = None,
     details: dict[str, Any] | None = None,
     assessment_id: int | None = None,
+    policy_version: str | None = None,
+    model_version: str | None = None,
 ) -> int:
     with db.session() as session:
         entry = AuditEntry(
@@ -35,6 +37,8 @@ def record(
             details=details or {},
             delivery_id=current_delivery_id(),
             assessment_id=assessment_id,
+            policy_version=policy_version,
+            model_version=model_version,
         )
         session.add(entry)
         session.flush()

@@ -16,6 +16,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -116,6 +117,13 @@ class Assessment(Base):
     check_run_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    policy_version: Mapped[str | None] = mapped_column(String(64))
+    mode: Mapped[str | None] = mapped_column(String(16))  # enforce | shadow
+    # in shadow mode: what enforce mode would have decided
+    would_decide: Mapped[str | None] = mapped_column(String(16))
+    held_at: Mapped[datetime | None] = mapped_column()
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    resolution: Mapped[str | None] = mapped_column(String(16))  # approved | rejected
 
 
 class AuditEntry(Base):
@@ -135,6 +143,8 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     delivery_id: Mapped[str | None] = mapped_column(String(64))
     assessment_id: Mapped[int | None] = mapped_column(ForeignKey("assessments.id"))
+    policy_version: Mapped[str | None] = mapped_column(String(64))
+    model_version: Mapped[str | None] = mapped_column(String(64))
 
 
 class CoverageUpload(Base):
@@ -163,3 +173,33 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class Approval(Base):
+    """An approver's verdict on a held change, for exactly one head commit."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (
+        UniqueConstraint("assessment_id", "actor", "verdict", name="uq_one_vote_per_actor"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id"))
+    repository: Mapped[str] = mapped_column(String(256))
+    head_sha: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(128))
+    verdict: Mapped[str] = mapped_column(String(16))  # approve | reject
+    reason: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16))  # button | comment | api | cli
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PolicyCache(Base):
+    """The last valid .github/risk-gate.yml of a repository, by blob SHA."""
+
+    __tablename__ = "policy_cache"
+
+    repository: Mapped[str] = mapped_column(String(256), primary_key=True)
+    blob_sha: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
