@@ -12,13 +12,16 @@ from fastapi import FastAPI
 from gate import __version__, logs, metrics
 from gate.api import assessments as assessments_api
 from gate.api import coverage as coverage_api
+from gate.api import decisions as decisions_api
 from gate.api import operations
+from gate.api import report as report_api
 from gate.context import Services
 from gate.github import GitHubApp, RetryPolicy
 from gate.indexes import HistoryIndexes
 from gate.jobs import Worker
 from gate.mirror import Mirrors
 from gate.model import load_model
+from gate.policy_loader import PolicyLoader
 from gate.settings import Settings, load_settings
 from gate.store import Database
 from gate.store.jobs import count_by_state
@@ -52,6 +55,7 @@ def build_services(
     return Services(
         settings=settings,
         db=db,
+        policies=PolicyLoader(db),
         model=load_model(settings.model_path),
         mirrors=Mirrors(settings.mirror_dir),
         github=github_app.for_installation,
@@ -95,6 +99,8 @@ def create_app(
     app.include_router(operations.router)
     app.include_router(assessments_api.router)
     app.include_router(coverage_api.router)
+    app.include_router(decisions_api.router)
+    app.include_router(report_api.router)
     return app
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gate.explain import ExplainContext, Reason, reasons, suggestions
 from gate.features import FeatureVector
@@ -13,7 +15,10 @@ from gate.features.coverage import CoverageReport, added_line_numbers, coverage_
 from gate.features.history import HistoryIndex, MessageRules
 from gate.features.services import Service
 from gate.model import RiskModel, Score
-from gate.policy import Decision, decide
+from gate.policy import Decision, DecisionContext, decide
+
+if TYPE_CHECKING:
+    from gate.policy_config import Policy
 
 
 @dataclass
@@ -40,6 +45,8 @@ def assess_change(
     rules: MessageRules | None = None,
     coverage: CoverageReport | None = None,
     notes: list[str] | None = None,
+    policy: Policy | None = None,
+    now: datetime | None = None,
 ) -> AssessmentResult:
     computed = compute_features(repo, base, head, index=index, rules=rules, services=services)
     added = added_line_numbers(computed.diff.patch) if computed.diff.patch else {}
@@ -51,12 +58,18 @@ def assess_change(
     )
     score = model.score(vector)
     context = ExplainContext(services=[(s.name, s.tier) for s in computed.services])
+    decision = decide(
+        score.probability,
+        score.level,
+        policy,
+        DecisionContext(paths=touched, now=now or datetime.now(UTC)),
+    )
     return AssessmentResult(
         base=base,
         head=head,
         features=vector,
         score=score,
-        decision=decide(score.level),
+        decision=decision,
         reasons=reasons(vector, score, context=context),
         suggestions=suggestions(vector, _uncovered_by_file(coverage, added)),
         model_version=model.version,

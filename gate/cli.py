@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,6 +15,7 @@ from gate.settings import SettingsError, load_settings
 
 if TYPE_CHECKING:
     from gate.assess import AssessmentResult
+    from gate.store import Database
 
 app = typer.Typer(help="riskgate: gate changes by learned risk.", no_args_is_help=True)
 console = Console()
@@ -189,6 +191,54 @@ def token_create(
     token = create_token(db, repo, name)
     errors.print(f"API token for {repo} ({name}); store it now, it is not shown again:")
     print(token)
+
+
+policy_app = typer.Typer(help="The repository's .github/risk-gate.yml.")
+app.add_typer(policy_app, name="policy")
+
+
+@policy_app.command("check")
+def policy_check(file: Annotated[Path, typer.Argument(help="a risk-gate.yml to validate")]) -> None:
+    """Validate a policy file offline: 0 and a summary when valid, 1 and each error when not."""
+    from gate.policy_check import check_file
+
+    raise typer.Exit(check_file(file, sys.stdout, sys.stderr))
+
+
+@app.command()
+def audit(
+    repo: Annotated[str, typer.Option(help="owner/name")],
+    since: Annotated[str | None, typer.Option(help="ISO date or time (UTC unless given)")] = None,
+) -> None:
+    """The audit trail of a repository, as a readable timeline."""
+    from gate.audit_view import audit_command
+
+    raise typer.Exit(audit_command(_database(), repo, since, sys.stdout))
+
+
+@app.command()
+def report(
+    repo: Annotated[str, typer.Option(help="owner/name")],
+    since: Annotated[str, typer.Option(help="ISO date or time (UTC unless given)")],
+    until: Annotated[str | None, typer.Option(help="end, exclusive (default: now)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    plot: Annotated[Path | None, typer.Option(help="write the weekly trend as a PNG")] = None,
+) -> None:
+    """The autonomy report: what passed by itself, what was held, overrides, time held."""
+    from gate.report import report_command
+
+    raise typer.Exit(report_command(_database(), repo, since, until, as_json, plot, sys.stdout))
+
+
+def _database() -> Database:
+    from gate.store import Database
+
+    try:
+        db = Database(load_settings().database_url)
+    except SettingsError as error:
+        raise _fail(str(error)) from None
+    db.migrate()
+    return db
 
 
 @app.command()

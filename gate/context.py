@@ -9,6 +9,7 @@ from gate.github import GitHubAPI
 from gate.indexes import HistoryIndexes
 from gate.mirror import Mirrors
 from gate.model import RiskModel
+from gate.policy_loader import PolicyLoader
 from gate.settings import Settings
 from gate.store import Database
 
@@ -21,6 +22,7 @@ class Services:
     mirrors: Mirrors
     github: Callable[[int], GitHubAPI]
     indexes: HistoryIndexes
+    policies: PolicyLoader
 
     def details_url(self, assessment_id: int) -> str:
         return f"{str(self.settings.public_url).rstrip('/')}/assessments/{assessment_id}"

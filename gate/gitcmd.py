@@ -44,8 +44,9 @@ def _bounded(command: list[str], args: tuple[str, ...], max_bytes: int, timeout:
 
 
 def _describe(args: tuple[str, ...], stderr: bytes) -> str:
-    message = stderr.decode("utf-8", "replace").strip().splitlines()
-    return f"git {args[0]}: {message[-1] if message else 'failed'}"
+    lines = stderr.decode("utf-8", "replace").strip().splitlines()
+    fatal = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    return f"git {args[0]}: {(fatal or lines or ['failed'])[0]}"
 
 
 def resolve(repo: Path, rev: str) -> str | None:

@@ -74,6 +74,12 @@ class GitHubAPI(Protocol):
 
     def download_artifact(self, repo: Repo, artifact_id: int) -> bytes: ...
 
+    def create_comment(self, repo: Repo, number: int, body: str) -> None: ...
+
+    def team_membership(self, org: str, team_slug: str, login: str) -> str | None: ...
+
+    def repo_permission(self, repo: Repo, login: str) -> str | None: ...
+
     def access_token(self) -> str: ...
 
 
@@ -198,6 +204,40 @@ class InstallationClient:
             lambda gh: gh.rest.actions.download_artifact(repo.owner, repo.name, artifact_id, "zip")
         )
         return response.content
+
+    def create_comment(self, repo: Repo, number: int, body: str) -> None:
+        self._call(
+            lambda gh: gh.rest.issues.create_comment(
+                repo.owner, repo.name, number, data={"body": body[:65_000]}
+            )
+        )
+
+    def team_membership(self, org: str, team_slug: str, login: str) -> str | None:
+        """'active' or 'pending' for a member of the team, None for anyone else."""
+        try:
+            response = self._call(
+                lambda gh: gh.rest.teams.get_membership_for_user_in_org(org, team_slug, login)
+            )
+        except GitHubError as error:
+            if error.status == 404:
+                return None
+            raise
+        return response.json().get("state")
+
+    def repo_permission(self, repo: Repo, login: str) -> str | None:
+        """admin, maintain, write, triage or read; None for a user without access."""
+        try:
+            response = self._call(
+                lambda gh: gh.rest.repos.get_collaborator_permission_level(
+                    repo.owner, repo.name, login
+                )
+            )
+        except GitHubError as error:
+            if error.status == 404:
+                return None
+            raise
+        data = response.json()
+        return data.get("role_name") or data.get("permission")
 
     def remove_label(self, repo: Repo, number: int, label: str) -> None:
         try:

@@ -82,6 +82,9 @@ class FakeGitHub:
     labels: dict[tuple[str, int], list[str]] = field(default_factory=dict)
     tokens: dict[str, datetime] = field(default_factory=dict)
     artifacts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    comments: list[dict[str, Any]] = field(default_factory=list)
+    team_members: dict[str, set[str]] = field(default_factory=dict)  # "org/slug" -> logins
+    permissions: dict[str, str] = field(default_factory=dict)  # login -> admin | write | ...
     token_lifetime: timedelta = timedelta(hours=1)
     faults: list[Fault] = field(default_factory=list)
     validate: bool = True
@@ -230,6 +233,21 @@ class FakeGitHub:
                 return 404, {"message": "Label does not exist"}, {}
             current.remove(parts[-1])
             return 200, [{"name": name} for name in current], {}
+        if method == "POST" and re.fullmatch(r"/repos/[^/]+/[^/]+/issues/\d+/comments", path):
+            comment = {"id": len(self.comments) + 1, "number": int(parts[4]), **body}
+            self.comments.append(comment)
+            return 201, comment, {}
+        if method == "GET" and re.fullmatch(r"/orgs/[^/]+/teams/[^/]+/memberships/[^/]+", path):
+            if parts[5] in self.team_members.get(f"{parts[1]}/{parts[3]}", set()):
+                return 200, {"state": "active", "role": "member", "url": ""}, {}
+            return 404, {"message": "Not Found"}, {}
+        if method == "GET" and re.fullmatch(
+            r"/repos/[^/]+/[^/]+/collaborators/[^/]+/permission", path
+        ):
+            permission = self.permissions.get(parts[4])
+            if permission is None:
+                return 404, {"message": "Not Found"}, {}
+            return 200, {"permission": permission, "role_name": permission}, {}
         if method == "GET" and re.fullmatch(r"/repos/[^/]+/[^/]+/actions/runs/\d+/artifacts", path):
             run_id = int(parts[-2])
             found = [

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from gate.assess import AssessmentResult
 from gate.store.db import Database
-from gate.store.tables import Assessment
+from gate.store.tables import Assessment, utcnow
 
 
 @dataclass(frozen=True)
@@ -56,11 +56,14 @@ def set_check_run(db: Database, assessment_id: int, check_run_id: int) -> None:
         row.check_run_id = check_run_id
 
 
-def save_result(db: Database, assessment_id: int, result: AssessmentResult) -> None:
+def save_result(
+    db: Database, assessment_id: int, result: AssessmentResult, policy_version: str | None = None
+) -> None:
     with db.session() as session:
         row = session.get(Assessment, assessment_id)
         assert row is not None
         _fill(row, result)
+        row.policy_version = policy_version
 
 
 def record_local(db: Database, repository: str, result: AssessmentResult) -> int:
@@ -80,9 +83,13 @@ def _fill(row: Assessment, result: AssessmentResult) -> None:
     row.notes = list(result.features.notes)
     row.model_version = result.model_version
     row.score = result.score.probability
-    row.level = result.score.level
+    row.level = result.decision.level
     row.decision = result.decision.verdict
+    row.would_decide = result.decision.would
+    row.mode = result.decision.mode
     row.reasons = [reason.to_json() for reason in result.reasons]
+    if result.decision.verdict == "hold" and row.held_at is None:
+        row.held_at = utcnow()
 
 
 def get(db: Database, assessment_id: int) -> Assessment | None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from gate.context import Services
 from gate.store.tables import Delivery
-from gate.webhooks import installation, pull_request, push, workflow_run
+from gate.webhooks import installation, pull_request, push, votes, workflow_run
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,8 @@ _HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("workflow_run", "completed"): Handler(workflow_run.handle),
     ("installation", "created"): Handler(installation.handle),
     ("installation_repositories", "added"): Handler(installation.handle),
+    ("issue_comment", "created"): Handler(votes.on_comment),
+    ("check_run", "requested_action"): Handler(votes.on_button),
 }
 
 

@@ -31,6 +31,7 @@ class PullRequestChange:
     base_sha: str
     head_sha: str
     base_ref: str
+    default_branch: str
     clone_url: str | None
     installation_id: int
     labels: frozenset[str]
@@ -48,6 +49,9 @@ class PullRequestChange:
                 base_sha=str(pr["base"]["sha"]),
                 head_sha=str(pr["head"]["sha"]),
                 base_ref=str(pr["base"]["ref"]),
+                default_branch=str(
+                    payload["repository"].get("default_branch") or pr["base"]["ref"]
+                ),
                 clone_url=payload["repository"].get("clone_url"),
                 installation_id=int(installation["id"]),
                 labels=frozenset(label["name"] for label in pr.get("labels") or []),
@@ -86,8 +90,9 @@ def handle(services: Services, delivery: Delivery, payload: dict[str, Any]) -> N
         )
         assessments.set_check_run(services.db, started.id, check_run_id)
 
-    result = _assess(services, github, change)
-    assessments.save_result(services.db, started.id, result)
+    result, policy_version = _assess(services, github, change)
+    assessments.save_result(services.db, started.id, result, policy_version)
+    versions = {"policy_version": policy_version, "model_version": result.model_version}
     _audit(
         services,
         change,
@@ -95,22 +100,32 @@ def handle(services: Services, delivery: Delivery, payload: dict[str, Any]) -> N
         "assessment.decided",
         f"{checks.title(result)} -> {result.decision.verdict}: "
         + ("; ".join(reason.text for reason in result.reasons) or "nothing stands out"),
-        {"rules": result.decision.rules, "model_version": result.model_version},
+        {"rules": result.decision.rules, "would": result.decision.would},
+        **versions,
     )
-    metrics.ASSESSMENTS.labels(level=result.score.level).inc()
+    metrics.ASSESSMENTS.labels(level=result.decision.level).inc()
 
     body = checks.check_run_body(result, change.head_sha, details_url, external_id)
     if check_run_id is None:
-        _audit(services, change, started.id, "check_run.create", body["output"]["title"])
+        _audit(
+            services, change, started.id, "check_run.create", body["output"]["title"], **versions
+        )
         check_run_id = github.create_check_run(change.repo, body)
         assessments.set_check_run(services.db, started.id, check_run_id)
     else:
-        _audit(services, change, started.id, "check_run.update", body["output"]["title"])
+        _audit(
+            services, change, started.id, "check_run.update", body["output"]["title"], **versions
+        )
         github.update_check_run(change.repo, check_run_id, _update_fields(body))
 
     status = checks.status_body(result, details_url)
     _audit(
-        services, change, started.id, "status.create", f"{status['state']}: {status['description']}"
+        services,
+        change,
+        started.id,
+        "status.create",
+        f"{status['state']}: {status['description']}",
+        **versions,
     )
     github.create_commit_status(change.repo, change.head_sha, status)
     _set_label(services, github, change, started.id, result)
@@ -146,7 +161,9 @@ def give_up(services: Services, delivery: Delivery, payload: dict[str, Any], err
         github.update_check_run(change.repo, started.check_run_id, body)
 
 
-def _assess(services: Services, github: GitHubAPI, change: PullRequestChange) -> AssessmentResult:
+def _assess(
+    services: Services, github: GitHubAPI, change: PullRequestChange
+) -> tuple[AssessmentResult, str]:
     url = clone_url(
         services.settings.git_url_template,
         change.repo.full_name,
@@ -156,10 +173,15 @@ def _assess(services: Services, github: GitHubAPI, change: PullRequestChange) ->
     mirror = services.mirrors.ensure(
         change.repo.full_name,
         url,
-        refspecs=[
-            f"+refs/heads/{change.base_ref}:refs/heads/{change.base_ref}",
-            f"+refs/pull/{change.number}/head:refs/pull/{change.number}/head",
-        ],
+        refspecs=list(
+            dict.fromkeys(
+                [
+                    f"+refs/heads/{change.base_ref}:refs/heads/{change.base_ref}",
+                    f"+refs/heads/{change.default_branch}:refs/heads/{change.default_branch}",
+                    f"+refs/pull/{change.number}/head:refs/pull/{change.number}/head",
+                ]
+            )
+        ),
         need=[change.base_sha, change.head_sha],
     )
     index = services.indexes.update(mirror, change.base_ref)
@@ -170,7 +192,10 @@ def _assess(services: Services, github: GitHubAPI, change: PullRequestChange) ->
     coverage, coverage_notes = coverage_store.report_for(
         services.db, change.repo.full_name, change.head_sha, mirror
     )
-    return assess_change(
+    loaded = services.policies.load(
+        change.repo.full_name, mirror, f"refs/heads/{change.default_branch}"
+    )
+    result = assess_change(
         mirror,
         base,
         change.head_sha,
@@ -178,8 +203,10 @@ def _assess(services: Services, github: GitHubAPI, change: PullRequestChange) ->
         index=index,
         services=repo_services_,
         coverage=coverage,
-        notes=[*notes, *coverage_notes],
+        notes=[*loaded.notes(), *notes, *coverage_notes],
+        policy=loaded.policy,
     )
+    return result, loaded.version
 
 
 def _find_check_run(github: GitHubAPI, change: PullRequestChange, external_id: str) -> int | None:
@@ -202,7 +229,7 @@ def _set_label(
     assessment_id: int,
     result: AssessmentResult,
 ) -> None:
-    wanted = f"{checks.LABEL_PREFIX}{result.score.level}"
+    wanted = f"{checks.LABEL_PREFIX}{result.decision.level}"
     for stale in sorted(label for label in change.labels & set(checks.LABELS) if label != wanted):
         _audit(services, change, assessment_id, "label.remove", f"{stale}: risk is now {wanted}")
         github.remove_label(change.repo, change.number, stale)
@@ -218,6 +245,8 @@ def _audit(
     action: str,
     reason: str,
     details: dict[str, Any] | None = None,
+    policy_version: str | None = None,
+    model_version: str | None = None,
 ) -> None:
     audit.record(
         services.db,
@@ -229,4 +258,6 @@ def _audit(
         subject=change.subject,
         details=details,
         assessment_id=assessment_id,
+        policy_version=policy_version,
+        model_version=model_version,
     )
