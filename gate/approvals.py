@@ -124,6 +124,8 @@ def _settle(
             model_version=assessment.model_version,
         )
         store.resolve(services.db, assessment.id, resolution)
+        if assessment.kind == "deploy":
+            return _settle_deployment(services, request, resolution, policy_version)
         if assessment.check_run_id is not None:
             github.update_check_run(
                 request.repo,
@@ -154,4 +156,29 @@ def _settle(
     required = policy.approvers.required_approvals
     return VoteOutcome(
         True, f"Approval by @{request.actor} counted: {approvals} of {required} needed."
+    )
+
+
+def _settle_deployment(
+    services: Services, request: VoteRequest, resolution: str, policy_version: str
+) -> VoteOutcome:
+    from gate import deploys
+    from gate.store import deployments
+
+    deployment = deployments.by_assessment(services.db, request.assessment.id)
+    if deployment is None or deployment.state != "held":
+        return VoteOutcome(False, "This deployment was already answered.")
+    verb = "Approved" if resolution == "approved" else "Rejected"
+    deploys.settle(
+        services,
+        deployment,
+        resolution,
+        f"{verb} by @{request.actor} ({request.source}): {request.reason}",
+        request.actor,
+        policy_version,
+    )
+    return VoteOutcome(
+        True,
+        f"{verb} by @{request.actor}: the deployment of `{deployment.sha[:10]}` to "
+        f"{deployment.environment} is {resolution}.",
     )

@@ -32,6 +32,7 @@ class AssessmentResult:
     suggestions: list[str] = field(default_factory=list)
     model_version: str = ""
     services: list[Service] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)  # the changed files
 
 
 def assess_change(
@@ -74,6 +75,7 @@ def assess_change(
         suggestions=suggestions(vector, _uncovered_by_file(coverage, added)),
         model_version=model.version,
         services=computed.services,
+        paths=touched,
     )
 
 

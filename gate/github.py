@@ -80,6 +80,12 @@ class GitHubAPI(Protocol):
 
     def repo_permission(self, repo: Repo, login: str) -> str | None: ...
 
+    def review_deployment(
+        self, repo: Repo, run_id: int, environment: str, state: str | None, comment: str
+    ) -> None: ...
+
+    def last_successful_deployment(self, repo: Repo, environment: str) -> str | None: ...
+
     def access_token(self) -> str: ...
 
 
@@ -238,6 +244,36 @@ class InstallationClient:
             raise
         data = response.json()
         return data.get("role_name") or data.get("permission")
+
+    def review_deployment(
+        self, repo: Repo, run_id: int, environment: str, state: str | None, comment: str
+    ) -> None:
+        """Answer a custom deployment protection rule; without a state, post a status report."""
+        body: dict[str, Any] = {"environment_name": environment, "comment": comment[:1024]}
+        if state is not None:
+            body["state"] = state
+        self._call(
+            lambda gh: gh.rest.actions.review_custom_gates_for_run(
+                repo.owner, repo.name, run_id, data=body
+            )
+        )
+
+    def last_successful_deployment(self, repo: Repo, environment: str) -> str | None:
+        """The SHA of the newest deployment to `environment` whose latest status is success."""
+        listed = self._call(
+            lambda gh: gh.rest.repos.list_deployments(
+                repo.owner, repo.name, environment=environment, per_page=30
+            )
+        ).json()
+        for deployment in listed:
+            statuses = self._call(
+                lambda gh, d=deployment: gh.rest.repos.list_deployment_statuses(
+                    repo.owner, repo.name, d["id"], per_page=1
+                )
+            ).json()
+            if statuses and statuses[0].get("state") == "success":
+                return str(deployment["sha"])
+        return None
 
     def remove_label(self, repo: Repo, number: int, label: str) -> None:
         try:

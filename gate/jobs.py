@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from gate import metrics
+from gate import deploys, metrics
 from gate.context import Services
 from gate.github import GitHubUnavailable
 from gate.logs import delivery_context
@@ -70,6 +70,7 @@ GiveUpFunction = Callable[[Services, dict[str, Any], str], None]
 JOB_FUNCTIONS: dict[str, tuple[JobFunction, GiveUpFunction | None]] = {
     "process_delivery": (process_delivery, give_up_delivery),
     "index_repository": (installation.index_repository, None),
+    "answer_deployment": (deploys.answer_deployment, deploys.answer_failed),
 }
 
 
@@ -146,15 +147,26 @@ def _after_failure(
 
 
 class Worker:
-    """Threads that drain the job table; woken at once by the intake, else they poll."""
+    """Threads that drain the job table; woken at once by the intake, else they poll.
 
-    def __init__(self, services: Services, threads: int = 2, poll_seconds: float = 1.0) -> None:
+    One more thread sweeps for held deployments past their expiry, at start and every minute,
+    so a restart never forgets to answer one.
+    """
+
+    def __init__(
+        self,
+        services: Services,
+        threads: int = 2,
+        poll_seconds: float = 1.0,
+        sweep_seconds: float = 60.0,
+    ) -> None:
         self.services = services
         self.poll_seconds = poll_seconds
+        self.sweep_seconds = sweep_seconds
         self._threads = [
             threading.Thread(target=self._loop, name=f"gate-worker-{n}", daemon=True)
             for n in range(threads)
-        ]
+        ] + [threading.Thread(target=self._sweep, name="gate-sweeper", daemon=True)]
         self._wake = threading.Event()
         self._stop = threading.Event()
 
@@ -171,6 +183,15 @@ class Worker:
         for thread in self._threads:
             if thread.is_alive():
                 thread.join(timeout)
+
+    def _sweep(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if deploys.expire_held(self.services):
+                    self.wake()
+            except Exception:
+                log.exception("could not expire held deployments")
+            self._stop.wait(self.sweep_seconds)
 
     def _loop(self) -> None:
         while not self._stop.is_set():

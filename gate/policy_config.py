@@ -44,15 +44,8 @@ OnError = Literal["fail-open", "fail-closed"]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_DAY_NAMES = {
-    **{day: index for index, day in enumerate(DAYS)},
-    **{
-        name: index
-        for index, name in enumerate(
-            ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-        )
-    },
-}
+_FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DAY_NAMES = {name: index % 7 for index, name in enumerate((*DAYS, *_FULL_DAYS))}
 _TIME = re.compile(r"(?P<hour>[01]?[0-9]|2[0-3]):(?P<minute>[0-5][0-9])")
 # YAML 1.1 (PyYAML) reads 1e-3 as text; YAML 1.2 and people read it as a number.
 _FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+")
@@ -107,11 +100,8 @@ class ThresholdsPolicy(_Section):
 
     @model_validator(mode="after")
     def _false_needs_a_threshold(self) -> ThresholdsPolicy:
-        if (
-            not self.use_model_thresholds
-            and self.pass_below is None
-            and (self.hold_at_or_above is None)
-        ):
+        explicit = (self.pass_below, self.hold_at_or_above)
+        if not self.use_model_thresholds and explicit == (None, None):
             raise ValueError(
                 "use_model_thresholds is false but neither pass_below nor hold_at_or_above is set"
             )
@@ -121,10 +111,9 @@ class ThresholdsPolicy(_Section):
         """The thresholds to apply; a model threshold that would cross an explicit one yields."""
         if self.use_model_thresholds:
             return model
-        low = self.pass_below
-        high = self.hold_at_or_above
+        low, high = self.pass_below, self.hold_at_or_above
         if low is None:
-            low = min(model.low_below, high if high is not None else model.low_below)
+            low = model.low_below if high is None else min(model.low_below, high)
         if high is None:
             high = max(model.high_at_or_above, low)
         return Thresholds(low_below=low, high_at_or_above=high)
@@ -161,8 +150,7 @@ class FreezeWindow(_Section):
     def _to_not_before_from(
         cls, value: datetime | date | None, info: ValidationInfo
     ) -> datetime | date | None:
-        begin = info.data.get("from_")
-        zone = _zone(info.data.get("timezone", "UTC"))
+        begin, zone = info.data.get("from_"), _zone(info.data.get("timezone", ""))
         if value is None or begin is None or zone is None:
             return value
         if _instant(value, zone, end=True) < _instant(begin, zone, end=False):
@@ -194,7 +182,7 @@ class FreezeWindow(_Section):
             return None
         match = _TIME.fullmatch(value) if isinstance(value, str) else None
         if match is None:
-            raise ValueError(f'{value!r} is not a time: write "HH:MM" in quotes, e.g. "18:00"')
+            raise ValueError(f'{value!r} is not a time: write "HH:MM", e.g. "18:00"')
         return time(int(match["hour"]), int(match["minute"]))
 
     @model_validator(mode="after")
@@ -212,7 +200,7 @@ class FreezeWindow(_Section):
             raise ValueError("a weekly window needs days (start and end are times on those days)")
         if not dated and not weekly:
             raise ValueError("a freeze window needs from and to, or days")
-        if self.days is not None and len(self.days) == 7 and (self.start or self.end):
+        if self.days is not None and len(self.days) == 7 and (self.start, self.end) != (None, None):
             raise ValueError("with all seven days the window never ends: drop start and end")
         return self
 

@@ -85,6 +85,8 @@ class FakeGitHub:
     comments: list[dict[str, Any]] = field(default_factory=list)
     team_members: dict[str, set[str]] = field(default_factory=dict)  # "org/slug" -> logins
     permissions: dict[str, str] = field(default_factory=dict)  # login -> admin | write | ...
+    reviews: list[dict[str, Any]] = field(default_factory=list)  # protection rule answers
+    deployments: list[dict[str, Any]] = field(default_factory=list)  # newest first
     token_lifetime: timedelta = timedelta(hours=1)
     faults: list[Fault] = field(default_factory=list)
     validate: bool = True
@@ -233,6 +235,18 @@ class FakeGitHub:
                 return 404, {"message": "Label does not exist"}, {}
             current.remove(parts[-1])
             return 200, [{"name": name} for name in current], {}
+        if method == "POST" and re.fullmatch(
+            r"/repos/[^/]+/[^/]+/actions/runs/\d+/deployment_protection_rule", path
+        ):
+            self.reviews.append({"run_id": int(parts[-2]), **body})
+            return 204, None, {}
+        if method == "GET" and re.fullmatch(r"/repos/[^/]+/[^/]+/deployments", path):
+            env = query.get("environment")
+            found = [d for d in self.deployments if env is None or d["environment"] == env]
+            return 200, [{k: v for k, v in d.items() if k != "statuses"} for d in found], {}
+        if method == "GET" and re.fullmatch(r"/repos/[^/]+/[^/]+/deployments/\d+/statuses", path):
+            deployment = next((d for d in self.deployments if d["id"] == int(parts[-2])), None)
+            return 200, [{"state": s} for s in (deployment or {}).get("statuses", [])], {}
         if method == "POST" and re.fullmatch(r"/repos/[^/]+/[^/]+/issues/\d+/comments", path):
             comment = {"id": len(self.comments) + 1, "number": int(parts[4]), **body}
             self.comments.append(comment)

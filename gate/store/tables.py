@@ -171,6 +171,8 @@ class ApiToken(Base):
     repository: Mapped[str] = mapped_column(String(256))
     name: Mapped[str] = mapped_column(String(128))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # the GitHub login the token acts for (approvals through the API need an approver's token)
+    actor: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column()
 
@@ -203,3 +205,42 @@ class PolicyCache(Base):
     blob_sha: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
     loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Deployment(Base):
+    """A deployment riskgate was asked about, and the answer it gave."""
+
+    __tablename__ = "deployments"
+    __table_args__ = (
+        Index("ix_deployments_env", "repository", "environment", "id"),
+        Index("ix_deployments_state", "state", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository: Mapped[str] = mapped_column(String(256))
+    environment: Mapped[str] = mapped_column(String(256))
+    sha: Mapped[str] = mapped_column(String(64))
+    base_sha: Mapped[str | None] = mapped_column(String(64))
+    github_deployment_id: Mapped[int | None] = mapped_column(BigInteger)
+    run_id: Mapped[int | None] = mapped_column(BigInteger)
+    installation_id: Mapped[int | None] = mapped_column(BigInteger)
+    assessment_id: Mapped[int | None] = mapped_column(ForeignKey("assessments.id"))
+    delivery_pk: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"))
+    source: Mapped[str] = mapped_column(String(16))  # protection_rule | api
+    state: Mapped[str] = mapped_column(String(16), default="requested")  # requested|held|answered
+    answer: Mapped[str | None] = mapped_column(String(16))  # approved | rejected
+    answer_reason: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column()
+    expires_at: Mapped[datetime | None] = mapped_column()
+    status: Mapped[str | None] = mapped_column(String(16))
+    finished_at: Mapped[datetime | None] = mapped_column()
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeploymentPR(Base):
+    """A pull request in a deployment's change set (where `/gate approve` may be written)."""
+
+    __tablename__ = "deployment_prs"
+
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), primary_key=True)
+    pr_number: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -18,19 +18,27 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(db: Database, repository: str, name: str) -> str:
+def create_token(db: Database, repository: str, name: str, actor: str | None = None) -> str:
     token = PREFIX + secrets.token_urlsafe(32)
     with db.session() as session:
-        session.add(ApiToken(repository=repository, name=name, token_hash=_digest(token)))
+        session.add(
+            ApiToken(repository=repository, name=name, token_hash=_digest(token), actor=actor)
+        )
     return token
 
 
-def repository_for(db: Database, token: str) -> str | None:
-    """The repository a live token belongs to, or None."""
+def token_owner(db: Database, token: str) -> tuple[str, str | None] | None:
+    """(repository, GitHub login or None) of a live token, or None."""
     if not token.startswith(PREFIX) or len(token) > 200:
         return None
     with db.session() as session:
         row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
     if row is None or row.revoked_at is not None:
         return None
-    return row.repository
+    return row.repository, row.actor
+
+
+def repository_for(db: Database, token: str) -> str | None:
+    """The repository a live token belongs to, or None."""
+    owner = token_owner(db, token)
+    return owner[0] if owner else None

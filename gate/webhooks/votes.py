@@ -10,7 +10,7 @@ from gate.approvals import VoteRequest, cast_vote
 from gate.context import Services
 from gate.github import GitHubAPI, Repo
 from gate.store import approvals as store
-from gate.store import audit
+from gate.store import assessments, audit, deployments
 from gate.store.tables import Assessment, Delivery
 from gate.webhooks.errors import MalformedPayload
 
@@ -44,6 +44,38 @@ def on_comment(services: Services, delivery: Delivery, payload: dict[str, Any]) 
     github = services.github(installation_id)
     number = int(issue["number"])
     assessment = store.latest_for_pr(services.db, repo.full_name, number)
+    held_here = (
+        assessment is not None and assessment.decision == "hold" and (assessment.resolution is None)
+    )
+    if not held_here:
+        # a merged PR: the command is about the held deployments that carry it
+        held = deployments.held_for_pr(services.db, repo.full_name, number)
+        if held:
+            if not reason:
+                github.create_comment(
+                    repo, number, f"@{login}, please give a reason: `/gate {verdict} <reason>`."
+                )
+                return
+            for deployment in held:
+                target = assessments.get(services.db, deployment.assessment_id or 0)
+                if target is None:
+                    continue
+                github.create_comment(
+                    repo,
+                    number,
+                    _vote(
+                        services,
+                        github,
+                        repo,
+                        default_branch,
+                        target,
+                        login,
+                        verdict,
+                        reason,
+                        "comment",
+                    ),
+                )
+            return
     if assessment is None:
         github.create_comment(repo, number, "riskgate has not assessed this pull request yet.")
         return

@@ -1,0 +1,237 @@
+"""deployment_protection_rule: gate the deployment; deployment_status: remember outcomes."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from gate import deploys
+from gate.approvals import approver_words
+from gate.context import Services
+from gate.github import GitHubAPI, Repo
+from gate.mirror import clone_url
+from gate.policy_config import DEFAULT_POLICY
+from gate.policy_loader import DEFAULT_VERSION, LoadedPolicy
+from gate.store import audit
+from gate.store import deployments as store
+from gate.store.tables import Delivery, Deployment, DeploymentPR, utcnow
+from gate.webhooks.errors import MalformedPayload
+
+RUN_ID = re.compile(r"/actions/runs/(\d+)/deployment_protection_rule")
+
+
+def _request(payload: dict[str, Any]) -> dict[str, Any]:
+    try:
+        callback = str(payload["deployment_callback_url"])
+        found = RUN_ID.search(callback)
+        if found is None:
+            raise ValueError(f"no run id in {callback!r}")
+        repository = payload["repository"]
+        return {
+            "repo": Repo.parse(repository["full_name"]),
+            "default_branch": str(repository.get("default_branch") or "main"),
+            "clone_url": repository.get("clone_url"),
+            "environment": str(payload["environment"]),
+            "sha": str(payload["deployment"]["sha"]),
+            "github_deployment_id": int(payload["deployment"]["id"]),
+            "run_id": int(found.group(1)),
+            "installation_id": int(payload["installation"]["id"]),
+            "prs": [int(pr["number"]) for pr in payload.get("pull_requests") or []],
+        }
+    except (KeyError, TypeError, ValueError) as error:
+        raise MalformedPayload(f"deployment_protection_rule payload: {error!r}") from None
+
+
+def _deployment(
+    services: Services, delivery: Delivery, request: dict[str, Any], github: GitHubAPI
+) -> Deployment:
+    existing = store.for_delivery(services.db, delivery.id)
+    if existing is not None:
+        return existing
+    repo: Repo = request["repo"]
+    base = store.last_good_sha(services.db, repo.full_name, request["environment"])
+    if base is None:
+        base = github.last_successful_deployment(repo, request["environment"])
+    deployment = store.create(
+        services.db,
+        repository=repo.full_name,
+        environment=request["environment"],
+        sha=request["sha"],
+        base_sha=base,
+        github_deployment_id=request["github_deployment_id"],
+        run_id=request["run_id"],
+        installation_id=request["installation_id"],
+        delivery_pk=delivery.id,
+        source="protection_rule",
+        state="requested",
+    )
+    store.link_prs(services.db, deployment.id, request["prs"])
+    return deployment
+
+
+def on_protection_rule(services: Services, delivery: Delivery, payload: dict[str, Any]) -> None:
+    request = _request(payload)
+    repo: Repo = request["repo"]
+    github = services.github(request["installation_id"])
+    deployment = _deployment(services, delivery, request, github)
+    if deployment.state != "requested":
+        return  # a redelivery or a retry after the answer: already handled
+    url = clone_url(
+        services.settings.git_url_template,
+        repo.full_name,
+        request["clone_url"],
+        github.access_token(),
+    )
+    branch = request["default_branch"]
+    need = [deployment.sha] + ([deployment.base_sha] if deployment.base_sha else [])
+    mirror = services.mirrors.ensure(
+        repo.full_name, url, refspecs=[f"+refs/heads/{branch}:refs/heads/{branch}"], need=need
+    )
+    services.indexes.update(mirror, branch)
+    loaded = services.policies.load(repo.full_name, mirror, f"refs/heads/{branch}")
+    scored = deploys.assess_deployment(services, mirror, deployment, loaded)
+    assessment_id = deploys.record_assessment(services, deployment, scored, loaded.version)
+    deployment = store.update(services.db, deployment.id, assessment_id=assessment_id)
+    words = "; ".join(scored.reasons[:4])
+    summary = f"risk {scored.level} {scored.probability:.2f} -> {scored.verdict}: {words}"
+    audit.record(
+        services.db,
+        actor="riskgate",
+        action="deployment.decided",
+        reason=summary,
+        repository=repo.full_name,
+        sha=deployment.sha,
+        subject=f"{deployment.environment} deployment {deployment.id}",
+        details={"rules": scored.rules, "commits": len(scored.commits)},
+        assessment_id=assessment_id,
+        policy_version=loaded.version,
+        model_version=services.model.version,
+    )
+    if scored.verdict != "hold":
+        deploys.settle(
+            services, deployment, "approved", f"riskgate: {summary}", "riskgate", loaded.version
+        )
+        return
+    _hold(services, github, repo, deployment, loaded, summary)
+
+
+def _hold(
+    services: Services,
+    github: GitHubAPI,
+    repo: Repo,
+    deployment: Deployment,
+    loaded: LoadedPolicy,
+    summary: str,
+) -> None:
+    expires = utcnow() + timedelta(hours=loaded.policy.hold_expiry_hours)
+    store.update(services.db, deployment.id, state="held", expires_at=expires)
+    how = (
+        f"Approvers ({approver_words(loaded.policy)}) release it with `/gate approve <reason>` "
+        f"on a pull request in it, `gate approve {deployment.id}`, or POST "
+        f"/api/v1/deployments/{deployment.id}/approve. Rejected automatically after "
+        f"{loaded.policy.hold_expiry_hours:g} h."
+    )
+    audit.record(
+        services.db,
+        actor="riskgate",
+        action="deployment.held",
+        reason=summary,
+        repository=repo.full_name,
+        sha=deployment.sha,
+        subject=f"{deployment.environment} deployment {deployment.id}",
+        assessment_id=deployment.assessment_id,
+        policy_version=loaded.version,
+        model_version=services.model.version,
+    )
+    github.review_deployment(
+        repo,
+        deployment.run_id or 0,
+        deployment.environment,
+        None,
+        f"Held by riskgate: {summary}. {how}",
+    )
+    with services.db.session() as session:
+        numbers = session.scalars(
+            select(DeploymentPR.pr_number).where(DeploymentPR.deployment_id == deployment.id)
+        ).all()
+    details = services.details_url(deployment.assessment_id or 0)
+    for number in numbers:
+        github.create_comment(
+            repo,
+            number,
+            f"**riskgate held the deployment of `{deployment.sha[:10]}` to "
+            f"{deployment.environment}**, which includes this pull request: {summary}.\n\n"
+            f"{how} [Details]({details})",
+        )
+
+
+def give_up_protection_rule(
+    services: Services, delivery: Delivery, payload: dict[str, Any], error: str
+) -> None:
+    """Every request gets an answer: when assessing failed, the policy's on_error decides."""
+    request = _request(payload)
+    deployment = store.for_delivery(services.db, delivery.id) or store.create(
+        services.db,
+        repository=request["repo"].full_name,
+        environment=request["environment"],
+        sha=request["sha"],
+        github_deployment_id=request["github_deployment_id"],
+        run_id=request["run_id"],
+        installation_id=request["installation_id"],
+        delivery_pk=delivery.id,
+        source="protection_rule",
+        state="requested",
+    )
+    if deployment.state == "answered":
+        return
+    loaded = LoadedPolicy(DEFAULT_POLICY, DEFAULT_VERSION)
+    mirror = services.mirrors.path(request["repo"].full_name)
+    if services.mirrors.is_warm(request["repo"].full_name):
+        loaded = services.policies.load(
+            request["repo"].full_name, mirror, f"refs/heads/{request['default_branch']}"
+        )
+    answer = "approved" if loaded.policy.on_error == "fail-open" else "rejected"
+    deploys.settle(
+        services,
+        deployment,
+        answer,
+        f"riskgate could not assess this deployment ({error[:300]}); on_error is "
+        f"{loaded.policy.on_error}, so it is {answer}.",
+        "riskgate",
+        loaded.version,
+    )
+
+
+def on_deployment_status(services: Services, delivery: Delivery, payload: dict[str, Any]) -> None:
+    """Remember how deployments ended: the last good one is the next change set's base."""
+    try:
+        status = str(payload["deployment_status"]["state"])
+        deployment_id = int(payload["deployment"]["id"])
+        repository = str(payload["repository"]["full_name"])
+        environment = str(payload["deployment"]["environment"])
+        sha = str(payload["deployment"]["sha"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise MalformedPayload(f"deployment_status payload: {error!r}") from None
+    if status not in ("success", "failure", "error"):
+        return
+    with services.db.session() as session:
+        row = session.scalars(
+            select(Deployment).where(
+                Deployment.repository == repository,
+                Deployment.github_deployment_id == deployment_id,
+            )
+        ).first()
+        if row is None:
+            row = Deployment(
+                repository=repository,
+                environment=environment,
+                sha=sha,
+                github_deployment_id=deployment_id,
+                source="observed",
+                state="observed",
+            )
+            session.add(row)
+        row.status, row.finished_at = status, utcnow()
