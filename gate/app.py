@@ -13,8 +13,10 @@ from gate import __version__, logs, metrics
 from gate.api import assessments as assessments_api
 from gate.api import coverage as coverage_api
 from gate.api import decisions as decisions_api
+from gate.api import gate as gate_api
 from gate.api import operations
 from gate.api import report as report_api
+from gate.api.oidc import OIDCVerifier
 from gate.context import Services
 from gate.github import GitHubApp, RetryPolicy
 from gate.indexes import HistoryIndexes
@@ -85,6 +87,12 @@ def create_app(
 
     app = FastAPI(title="riskgate", version=__version__, lifespan=lifespan)
     app.state.services = services
+    app.state.oidc = OIDCVerifier(
+        settings.oidc_issuer,
+        settings.oidc_audience,
+        settings.oidc_jwks_url,
+        settings.oidc_jwks_path,
+    )
     app.state.worker = worker
     app.state.intake = Intake(
         db=services.db,
@@ -100,6 +108,7 @@ def create_app(
     app.include_router(assessments_api.router)
     app.include_router(coverage_api.router)
     app.include_router(decisions_api.router)
+    app.include_router(gate_api.router)
     app.include_router(report_api.router)
     return app
 

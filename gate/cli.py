@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -176,6 +177,9 @@ app.add_typer(token_app, name="token")
 def token_create(
     repo: Annotated[str, typer.Option(help="owner/name the token may act for")],
     name: Annotated[str, typer.Option(help="what the token is for, e.g. the CI system")] = "ci",
+    user: Annotated[
+        str | None, typer.Option(help="the GitHub login it acts for (needed to approve)")
+    ] = None,
 ) -> None:
     """Create an API token; it is printed once and stored only as a hash."""
     from gate.github import Repo
@@ -188,7 +192,7 @@ def token_create(
         raise _fail(str(error)) from None
     db = Database(load_settings().database_url)
     db.migrate()
-    token = create_token(db, repo, name)
+    token = create_token(db, repo, name, user.lstrip("@") if user else None)
     errors.print(f"API token for {repo} ({name}); store it now, it is not shown again:")
     print(token)
 
@@ -228,6 +232,98 @@ def report(
     from gate.report import report_command
 
     raise typer.Exit(report_command(_database(), repo, since, until, as_json, plot, sys.stdout))
+
+
+@app.command()
+def pending(
+    repo: Annotated[str | None, typer.Option(help="owner/name (default: all)")] = None,
+) -> None:
+    """Held deployments and pull requests, oldest first, with their reasons and age."""
+    from sqlalchemy import select
+
+    from gate.store import Assessment
+    from gate.store.deployments import pending as held_deployments
+    from gate.store.tables import utcnow
+
+    db = _database()
+    now = utcnow()
+    table = Table("what", "repository", "commit", "risk", "held for", "why")
+    for deployment, assessment in held_deployments(db, repo):
+        table.add_row(
+            f"deploy {deployment.id} -> {deployment.environment}",
+            deployment.repository,
+            deployment.sha[:10],
+            f"{assessment.level} {assessment.score or 0:.2f}",
+            _age(now - deployment.requested_at),
+            _why(assessment.reasons),
+        )
+    query = select(Assessment).where(
+        Assessment.kind == "pr", Assessment.decision == "hold", Assessment.resolution.is_(None)
+    )
+    if repo:
+        query = query.where(Assessment.repository == repo)
+    with db.session() as session:
+        for row in session.scalars(query.order_by(Assessment.held_at)):
+            table.add_row(
+                f"PR #{row.pr_number}",
+                row.repository,
+                row.head_sha[:10],
+                f"{row.level} {row.score or 0:.2f}",
+                _age(now - (row.held_at or row.created_at)),
+                _why(row.reasons),
+            )
+    console.print(table if table.row_count else "Nothing is held.")
+
+
+def _age(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours * 60:.0f} min" if hours < 1 else f"{hours:.1f} h"
+
+
+def _why(reasons: list[dict[str, object]]) -> str:
+    return "; ".join(str(reason.get("text", "")) for reason in reasons[:3])
+
+
+@app.command()
+def approve(
+    deployment: Annotated[int, typer.Argument(help="the held deployment's id (gate pending)")],
+    user: Annotated[str, typer.Option("--as", help="your GitHub login (must be an approver)")],
+    reason: Annotated[str, typer.Option(help="why it may go out")],
+) -> None:
+    """Release a held deployment from the command line, as an approver."""
+    raise typer.Exit(_cli_vote(deployment, user, "approve", reason))
+
+
+@app.command()
+def reject(
+    deployment: Annotated[int, typer.Argument(help="the held deployment's id (gate pending)")],
+    user: Annotated[str, typer.Option("--as", help="your GitHub login (must be an approver)")],
+    reason: Annotated[str, typer.Option(help="why it must not go out")],
+) -> None:
+    """Reject a held deployment from the command line, as an approver."""
+    raise typer.Exit(_cli_vote(deployment, user, "reject", reason))
+
+
+def _cli_vote(deployment_id: int, user: str, verdict: str, reason: str) -> int:
+    from fastapi import HTTPException
+
+    from gate.api.gate import _vote
+    from gate.app import build_services
+    from gate.store import deployments as deployment_store
+
+    try:
+        services = build_services(load_settings())
+    except SettingsError as error:
+        raise _fail(str(error)) from None
+    try:
+        deployment = deployment_store.get(services.db, deployment_id)
+        repository = deployment.repository if deployment else ""
+        outcome = _vote(services, deployment_id, user.lstrip("@"), verdict, reason, repository)
+    except HTTPException as error:
+        errors.print(f"[red]refused:[/red] {error.detail}", soft_wrap=True)
+        return 1
+    console.print(outcome.message)
+    return 0
 
 
 def _database() -> Database:

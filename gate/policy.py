@@ -64,7 +64,8 @@ def decide(
     rules = [why]
     if policy is not None:
         quiet = matches_any(policy.never_hold, list(context.paths))
-        if context.paths and len(quiet) == len(context.paths) and verdict == "hold":
+        never = bool(context.paths) and len(quiet) == len(context.paths)
+        if never and verdict == "hold":
             verdict = "review"
             rules.append(f"never_hold: every changed path matches ({_few(quiet)}) -> review")
         loud = matches_any(policy.always_hold, list(context.paths))
@@ -72,7 +73,7 @@ def decide(
             verdict = "hold"
             rules.append(f"always_hold: {_few(loud)} -> hold")
         freeze = active_freeze(policy, context.now)
-        if freeze is not None and level != "low" and verdict != "hold":
+        if freeze is not None and level != "low" and verdict != "hold" and not (never and not loud):
             verdict = "hold"
             rules.append(f"freeze ({freeze.describe()}): above low risk -> hold")
         if policy.mode == "shadow":

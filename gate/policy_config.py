@@ -66,7 +66,7 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0, strict=True)]
 
 
 class ThresholdsPolicy(_Section):
-    """The model's own thresholds, or explicit ones; an explicit one overrides the model's."""
+    """The model's own thresholds, or both explicit ones."""
 
     use_model_thresholds: bool = True
     pass_below: Probability | None = None
@@ -99,24 +99,26 @@ class ThresholdsPolicy(_Section):
         return value
 
     @model_validator(mode="after")
-    def _false_needs_a_threshold(self) -> ThresholdsPolicy:
-        explicit = (self.pass_below, self.hold_at_or_above)
-        if not self.use_model_thresholds and explicit == (None, None):
+    def _both_or_neither(self) -> ThresholdsPolicy:
+        if self.use_model_thresholds:
+            return self
+        if self.pass_below is None and self.hold_at_or_above is None:
             raise ValueError(
-                "use_model_thresholds is false but neither pass_below nor hold_at_or_above is set"
+                "use_model_thresholds is false but pass_below and hold_at_or_above are not set"
+            )
+        if self.pass_below is None or self.hold_at_or_above is None:
+            missing = "pass_below" if self.pass_below is None else "hold_at_or_above"
+            raise ValueError(
+                f"{missing} is missing: explicit thresholds need both pass_below and "
+                "hold_at_or_above"
             )
         return self
 
     def resolve(self, model: Thresholds) -> Thresholds:
-        """The thresholds to apply; a model threshold that would cross an explicit one yields."""
-        if self.use_model_thresholds:
+        """The thresholds to apply: the model's, or both explicit ones."""
+        if self.use_model_thresholds or self.pass_below is None or self.hold_at_or_above is None:
             return model
-        low, high = self.pass_below, self.hold_at_or_above
-        if low is None:
-            low = model.low_below if high is None else min(model.low_below, high)
-        if high is None:
-            high = max(model.high_at_or_above, low)
-        return Thresholds(low_below=low, high_at_or_above=high)
+        return Thresholds(low_below=self.pass_below, high_at_or_above=self.hold_at_or_above)
 
 
 class FreezeWindow(_Section):
@@ -375,8 +377,8 @@ def parse_policy(text: str, filename: str = POLICY_PATH) -> PolicyResult:
         problems.warn(
             document.key_line(("approvers",)),
             "approvers",
-            "no approvers configured: a held change can only be released by an admin "
-            "through the API",
+            "no approvers configured: only the repository's admins and maintainers can release "
+            "a held change",
         )
     return problems.result(policy)
 
@@ -423,14 +425,10 @@ def _mode_line(mode: Mode) -> str:
 def _thresholds_line(thresholds: ThresholdsPolicy) -> str:
     if thresholds.use_model_thresholds:
         return "thresholds: the model's own"
-    parts = []
-    if thresholds.pass_below is not None:
-        parts.append(f"pass below {thresholds.pass_below:g}")
-    if thresholds.hold_at_or_above is not None:
-        parts.append(f"hold at or above {thresholds.hold_at_or_above:g}")
-    if len(parts) == 1:
-        parts.append("the other from the model")
-    return f"thresholds: {', '.join(parts)}"
+    return (
+        f"thresholds: pass below {thresholds.pass_below:g}, "
+        f"hold at or above {thresholds.hold_at_or_above:g}"
+    )
 
 
 def _services_lines(services: ServicesConfig) -> list[str]:
@@ -449,7 +447,7 @@ def _globs_line(label: str, globs: Sequence[str]) -> str:
 
 def _approvers_line(approvers: Approvers) -> str:
     if approvers.is_empty:
-        return "approvers: none (only an admin can release a hold, through the API)"
+        return "approvers: none (the repository's admins and maintainers release holds)"
     parts = []
     if approvers.users:
         parts.append(f"users {', '.join(approvers.users)}")
@@ -461,8 +459,8 @@ def _approvers_line(approvers: Approvers) -> str:
 
 def _on_error_line(on_error: OnError) -> str:
     if on_error == "fail-closed":
-        return "on error: fail-closed (an internal error holds the change)"
-    return "on error: fail-open (an internal error lets the change through, with a note)"
+        return "on error: fail-closed (a deployment riskgate cannot assess is rejected)"
+    return "on error: fail-open (a deployment riskgate cannot assess is approved, with a note)"
 
 
 def _rollback_line(rollback: dict[str, Any] | None) -> str:

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from pydantic import ValidationError
-
 from gate.codeowners import CODEOWNERS_LOCATIONS, CodeOwners
 from gate.features.assemble import Services
-from gate.features.services import ServicesConfig
 from gate.gitcmd import GitError, git
+from gate.policy_config import parse_policy
 
 CONFIG_PATH = ".github/risk-gate.yml"
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -30,21 +27,11 @@ def repo_services(repo: Path, rev: str) -> tuple[Services, list[str]]:
     config = None
     text = read_file(repo, rev, CONFIG_PATH)
     if text is not None:
-        try:
-            document = yaml.safe_load(text) or {}
-            section = document.get("services") if isinstance(document, dict) else None
-            if section is not None:
-                config = ServicesConfig.model_validate(section)
-        except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            where = f" line {mark.line + 1}" if mark is not None else ""
-            notes.append(f"{CONFIG_PATH}{where}: not valid YAML; services fall back to CODEOWNERS")
-        except ValidationError as error:
-            first = error.errors()[0]
-            field = ".".join(str(part) for part in first["loc"])
-            notes.append(
-                f"{CONFIG_PATH}: services.{field}: {first['msg']}; services fall back to CODEOWNERS"
-            )
+        result = parse_policy(text)  # the one validator of the file, with line numbers
+        if result.ok and result.policy is not None:
+            config = result.policy.services if result.policy.services.root else None
+        elif result.errors:
+            notes.append(f"{result.errors[0]}; services fall back to CODEOWNERS")
     codeowners = None
     for location in CODEOWNERS_LOCATIONS:
         text = read_file(repo, rev, location)

@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     mirror_dir: Path = Path("var/mirrors")
     public_url: AnyHttpUrl = AnyHttpUrl("http://localhost:8000")
 
+    # GitHub Actions OIDC: tokens are verified against this issuer's keys (JWKS) and audience
+    oidc_issuer: str = "https://token.actions.githubusercontent.com"
+    oidc_audience: str = "riskgate"
+    oidc_jwks_url: str | None = None  # default: <issuer>/.well-known/jwks
+    oidc_jwks_path: Path | None = None  # a JWKS file instead (air-gapped installs, tests)
+
     worker_enabled: bool = True
     worker_threads: int = Field(default=2, ge=1, le=64)
     job_max_attempts: int = Field(default=5, ge=1, le=50)

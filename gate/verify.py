@@ -54,11 +54,13 @@ DEFAULT_MIN_EFFECT = {"errors": 0.2, "latency": 0.2, "gauge": 0.2}
 # errors: an absolute floor on the error ratio (0.01 percentage points); values: the metric's
 # own unit, unknown here, so none unless the metric says so
 DEFAULT_MIN_ABS = {"errors": 1e-4, "latency": 0.0, "gauge": 0.0}
-BASELINE_SHARE = 0.2  # of an errors metric's alpha, spent on the baseline's upper bound
 # the mixture's ratios and weights: most weight where evidence is scarce (1.2x to 3x); huge
 # ratios (errors from nothing, a crash) need little weight to fire
 RATIO_GRID = np.array([1.2, 1.4, 1.7, 2.0, 2.5, 3.0, 5.0, 10.0, 30.0, 100.0, 1000.0])
 LOG_RATIO_WEIGHTS = np.log(np.array([0.14] * 6 + [0.032] * 5))
+# the baseline side: rates s * lambda the baseline may really have, for "its rate is below lambda"
+SHRINK_GRID = np.array([1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.35, 0.2, 0.0])
+LOG_SHRINK_WEIGHTS = np.log(np.full(SHRINK_GRID.size, 1 / SHRINK_GRID.size))
 KAPPAS = np.array([0.12, 0.25, 0.5])  # power calibrators k * p^(k-1), averaged
 BLIP_SHARE = 0.5  # a step carrying more than this share of the canary's excess errors is a blip
 BOUND_LEVEL = 0.95  # for the "healthy" bounds (not a rollback decision)
@@ -237,7 +239,7 @@ def _judge_errors(spec: MetricSpec, baseline: Side, canary: Side, look: _Look) -
     base = _counts(baseline, look.now)
     c_err, c_req, present = _bin(_after(_counts(canary, look.now), look.deployed_at), look)
     concurrent = bool(np.any(base.t > look.deployed_at))
-    test = "conditional-binomial mSPRT" if concurrent else "Poisson mSPRT vs baseline bound"
+    test = "conditional-binomial mSPRT" if concurrent else "Poisson mSPRT, baseline rate profiled"
     if concurrent:  # compare step by step with the baseline beside the canary
         b_err, b_req, _ = _bin(_after(base, look.deployed_at), look)
     else:  # one reference rate from the window before the deploy
@@ -252,14 +254,12 @@ def _judge_errors(spec: MetricSpec, baseline: Side, canary: Side, look: _Look) -
     effect = (after - before) / _reference(e_b, n_b)
 
     phi = _dispersion(base.errors, base.requests)
-    a_test = look.alpha * (1 - BASELINE_SHARE)
     if concurrent:
         log_e, robust, worst = _conditional_evidence(b_err, b_req, c_err, c_req, phi)
     else:
-        bound = _garwood_upper(e_b / phi, n_b / phi, look.alpha * BASELINE_SHARE)
-        log_e, robust, worst = _poisson_evidence(c_err, c_req, bound, before, phi)
-    threshold = math.log(1 / a_test)
-    confidence = _confidence(robust, look.n_metrics * look.alpha / a_test)
+        log_e, robust, worst = _poisson_evidence(c_err, c_req, e_b, n_b, phi)
+    threshold = math.log(1 / look.alpha)
+    confidence = _confidence(robust, look.n_metrics)
 
     def call(outcome: Outcome, line: str) -> MetricVerdict:
         return MetricVerdict(spec.name, outcome, before, after, effect, confidence, test, line)
@@ -387,17 +387,84 @@ def _garwood_upper(errors: float, requests: float, alpha: float) -> float:
 
 
 def _poisson_evidence(
-    errors: np.ndarray, requests: np.ndarray, bound: float, before: float, phi: float
+    c_err: np.ndarray, c_req: np.ndarray, e_b: float, n_b: float, phi: float
 ) -> tuple[float, float, int]:
-    """Evidence that the canary's error rate exceeds the baseline's upper bound.
+    """Evidence that the canary's error rate is above the (unknown) baseline rate."""
 
-    For a ratio r > 1 the likelihood ratio r^e * exp(-(r - 1) * bound * n) has expectation at
-    most 1 at every step whenever the true rate is <= bound: a test supermartingale; so is the
-    weighted average over the grid of ratios (the mixture), and so is its 1/phi power (Jensen).
+    def log_e(errors: float, requests: float) -> float:
+        if requests <= 0:
+            return 0.0
+        return _profiled_log_e(e_b / phi, n_b / phi, errors / phi, requests / phi)
+
+    full = log_e(c_err.sum(), c_req.sum())
+    blip = _blip(c_err - c_req * e_b / n_b)
+    if blip < 0:
+        return full, full, -1
+    return full, min(full, log_e(c_err.sum() - c_err[blip], c_req.sum() - c_req[blip])), blip
+
+
+def _profiled_log_e(e_b: float, n_b: float, e_c: float, n_c: float) -> float:
+    """log of inf over rates L of B(L) * C(L): the canary against a baseline seen beforehand.
+
+    C(L) = sum_j w_j r_j^e_c exp(-(r_j - 1) L n_c), r_j > 1, is a test supermartingale over the
+    canary's steps whenever the canary's rate is <= L (the Poisson mSPRT).
+    B(L) = sum_i v_i s_i^e_b exp((1 - s_i) L n_b), s_i <= 1, has expectation exactly 1 when the
+    baseline's rate is L, and is large when the baseline's errors say its rate is below L.
+    The baseline is fixed before the first look and independent of the canary, so at the true
+    baseline rate B * C is a test supermartingale whenever the canary is no worse; the infimum
+    over L is below it, whatever the true rate: anytime-valid with no alpha spent on estimating
+    it. In x = L * n_b both logs are log-sum-exps of linear functions, so the sum is convex.
     """
-    r = RATIO_GRID[:, None]
-    per_step = (errors * np.log(r) - (r - 1) * bound * requests) / phi
-    return _evidence(per_step, errors - before * requests)
+    with np.errstate(divide="ignore"):
+        a0 = LOG_SHRINK_WEIGHTS + special.xlogy(e_b, SHRINK_GRID)
+    a1 = 1 - SHRINK_GRID
+    b0 = LOG_RATIO_WEIGHTS + e_c * np.log(RATIO_GRID)
+    b1 = -(RATIO_GRID - 1) * n_c / n_b
+    return _min_convex(a0, a1, b0, b1, max(e_b, e_c * n_b / n_c, 1.0))
+
+
+def _min_convex(a0, a1, b0, b1, scale: float) -> float:
+    """A certified lower bound on min over x >= 0 of LSE(a0 + a1 x) + LSE(b0 + b1 x).
+
+    Two grid passes bracket the minimum; the tangent lines at the bracket's ends then bound the
+    convex function from below, so the result never exceeds the true infimum.
+    """
+    f, g = _lse_pair(a0, a1, b0, b1, np.array([0.0]))
+    if g[0] >= 0:
+        return float(f[0])
+    xs = scale * np.exp(np.linspace(-9.0, 3.0, 40))
+    for _ in range(60):  # push the grid out until the slope turns up
+        f, g = _lse_pair(a0, a1, b0, b1, xs)
+        if g[-1] >= 0:
+            break
+        xs = xs * 8.0
+    else:
+        return -math.inf  # the canary's exposure dwarfs the baseline's: no evidence either way
+    for _ in range(2):
+        k = int(np.argmax(g >= 0))
+        lo = xs[k - 1] if k > 0 else 0.0
+        xs = np.linspace(lo, xs[k], 40)
+        f, g = _lse_pair(a0, a1, b0, b1, xs)
+    k = max(int(np.argmax(g >= 0)), 1)
+    x0, x1, f0, f1, g0, g1 = xs[k - 1], xs[k], f[k - 1], f[k], g[k - 1], g[k]
+    if g1 - g0 <= 0:
+        return float(min(f0, f1))
+    cross = (f1 - f0 + g0 * x0 - g1 * x1) / (g0 - g1)
+    return float(min(f0, f1, f0 + g0 * (cross - x0)))
+
+
+def _lse_pair(a0, a1, b0, b1, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """f(x) = LSE(a0 + a1 x) + LSE(b0 + b1 x) and its slope, at each x."""
+    total = np.zeros(xs.size)
+    slope = np.zeros(xs.size)
+    for c0, c1 in ((a0, a1), (b0, b1)):
+        z = c0[:, None] + c1[:, None] * xs[None, :]
+        top = z.max(axis=0)
+        w = np.exp(z - top)
+        s = w.sum(axis=0)
+        total += top + np.log(s)
+        slope += (w * c1[:, None]).sum(axis=0) / s
+    return total, slope
 
 
 def _conditional_evidence(
@@ -417,24 +484,25 @@ def _conditional_evidence(
         per_step = c_err * np.log(r) + total * np.log((b_req + c_req) / (b_req + r * c_req))
         share = c_req / (b_req + c_req)
     per_step = np.where(ok, per_step, 0.0) / phi
-    return _evidence(per_step, np.where(ok, c_err - total * share, 0.0))
-
-
-def _evidence(per_step: np.ndarray, excess: np.ndarray) -> tuple[float, float, int]:
-    """(log e-value, log e-value robust to a blip, the blip step or -1).
-
-    per_step holds each step's log likelihood ratio for each ratio of the grid. When one step
-    carries most of the canary's excess errors it is a blip: the robust evidence is the minimum
-    of the e-values with and without it, which is still at most the e-value, so still valid.
-    """
     totals = per_step.sum(axis=1)
     full = _log_mix(totals)
+    blip = _blip(np.where(ok, c_err - total * share, 0.0))
+    if blip < 0:
+        return full, full, -1
+    return full, min(full, _log_mix(totals - per_step[:, blip])), blip
+
+
+def _blip(excess: np.ndarray) -> int:
+    """The step carrying most of the canary's excess errors, or -1 when none does.
+
+    The evidence then used is the minimum of the e-values with and without that step: at most
+    the e-value, so still valid, and one bad step alone can never roll back.
+    """
     if excess.size == 0:
-        return full, full, -1
+        return -1
     worst = int(np.argmax(excess))
-    if excess[worst] <= 0 or excess[worst] <= BLIP_SHARE * np.clip(excess, 0, None).sum():
-        return full, full, -1
-    return full, min(full, _log_mix(totals - per_step[:, worst])), worst
+    positive = float(np.clip(excess, 0, None).sum())
+    return worst if excess[worst] > 0 and excess[worst] > BLIP_SHARE * positive else -1
 
 
 def _error_bounds(e_b: float, n_b: float, e_c: float, n_c: float) -> tuple[float, float]:

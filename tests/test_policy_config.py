@@ -93,8 +93,8 @@ def test_no_approvers_is_a_warning_in_enforce_mode_only():
         (
             None,
             "approvers",
-            "no approvers configured: a held change can only be released by an admin "
-            "through the API",
+            "no approvers configured: only the repository's admins and maintainers can release "
+            "a held change",
         )
     ]
     assert warnings("approvers:\n  users: []\n")[0][0] == 1
@@ -161,13 +161,17 @@ def test_explicit_thresholds_imply_not_using_the_models():
     assert both.thresholds.resolve(Thresholds(0.2, 0.7)) == Thresholds(0.0, 1.0)
 
 
-def test_one_explicit_threshold_keeps_the_models_other_one_unless_they_would_cross():
-    model = Thresholds(0.2, 0.7)
-    assert ThresholdsPolicy(pass_below=0.3).resolve(model) == Thresholds(0.3, 0.7)
-    assert ThresholdsPolicy(pass_below=0.9).resolve(model) == Thresholds(0.9, 0.9)
-    assert ThresholdsPolicy(hold_at_or_above=0.5).resolve(model) == Thresholds(0.2, 0.5)
-    assert ThresholdsPolicy(hold_at_or_above=0.1).resolve(model) == Thresholds(0.1, 0.1)
-    assert valid("thresholds:\n  pass_below: 1e-1\n").thresholds.pass_below == 0.1
+def test_explicit_thresholds_come_in_pairs():
+    assert the_error("mode: shadow\nthresholds:\n  pass_below: 0.3\n") == (
+        2,
+        "thresholds",
+        "hold_at_or_above is missing: explicit thresholds need both pass_below and "
+        "hold_at_or_above",
+    )
+    assert the_error("thresholds: {hold_at_or_above: 0.8}\n")[2].startswith("pass_below is missing")
+    assert valid("thresholds:\n  pass_below: 1e-1\n  hold_at_or_above: 0.5\n").thresholds == (
+        ThresholdsPolicy(pass_below=0.1, hold_at_or_above=0.5)
+    )
 
 
 def test_both_threshold_styles_at_once_is_an_error_on_the_explicit_value():
@@ -183,7 +187,7 @@ def test_not_using_the_models_thresholds_needs_one():
     assert the_error("mode: shadow\nthresholds:\n  use_model_thresholds: false\n") == (
         2,
         "thresholds",
-        "use_model_thresholds is false but neither pass_below nor hold_at_or_above is set",
+        "use_model_thresholds is false but pass_below and hold_at_or_above are not set",
     )
 
 
@@ -857,17 +861,17 @@ def test_the_default_summary():
         "always hold (any file matching; wins over never hold): nothing",
         "never hold (when every file matches): nothing",
         "freeze: no freeze windows",
-        "approvers: none (only an admin can release a hold, through the API)",
-        "on error: fail-open (an internal error lets the change through, with a note)",
+        "approvers: none (the repository's admins and maintainers release holds)",
+        "on error: fail-open (a deployment riskgate cannot assess is approved, with a note)",
         "hold expiry: 24 hours",
         "rollback: not configured",
     ]
     policy = valid(
-        "thresholds: {hold_at_or_above: 0.8}\n"
+        "thresholds: {hold_at_or_above: 0.8, pass_below: 0.1}\n"
         "freeze:\n  - days: wed\n    start: '22:00'\n    end: '06:00'\n"
     )
     summary = policy_summary(policy)
-    assert "thresholds: hold at or above 0.8, the other from the model" in summary
+    assert "thresholds: pass below 0.1, hold at or above 0.8" in summary
     assert "freeze: weekly, Wed 22:00 to Thu 06:00 (UTC)" in summary
 
 
