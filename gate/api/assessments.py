@@ -30,6 +30,8 @@ def _view(row: Assessment) -> dict[str, Any]:
         "features": row.features,
         "notes": row.notes,
         "model_version": row.model_version,
+        "resolution": row.resolution,
+        "mode": row.mode,
         "created_at": row.created_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),
     }
