@@ -1,0 +1,115 @@
+"""The composite action's step script, run as a runner would, against the served app."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from tests.conftest import needs_shared, wait_until
+from tests.gitrepo import lines
+from tests.test_gate_api import api, jwks_file, oidc_token, risky, signing_keys  # noqa: F401
+
+pytestmark = needs_shared
+STEP = Path(__file__).resolve().parents[1] / ".github" / "actions" / "risk-gate" / "gate_step.py"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def served(api):  # noqa: F811
+    client, project = api
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(client.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started, what="uvicorn")
+    yield f"http://127.0.0.1:{port}", project
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def token_endpoint(signing_keys):  # noqa: F811
+    class Issuer(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            assert self.headers["Authorization"] == "Bearer runner-request-token"
+            body = json.dumps({"value": oidc_token(signing_keys)}).encode()
+            self.send_response(200)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Issuer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/token?x=1"
+    server.shutdown()
+
+
+def run_step(
+    url: str, token_url: str, project, base: str, head: str, tmp_path: Path, **extra: str
+) -> tuple[subprocess.CompletedProcess, str]:
+    summary = tmp_path / "summary.md"
+    env = {
+        **os.environ,
+        "RISKGATE_URL": url,
+        "RISKGATE_REPOSITORY": project.full_name,
+        "RISKGATE_BASE": base,
+        "RISKGATE_HEAD": head,
+        "RISKGATE_KIND": "pr",
+        "ACTIONS_ID_TOKEN_REQUEST_URL": token_url,
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "runner-request-token",
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_OUTPUT": str(tmp_path / "output"),
+        **extra,
+    }
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, str(STEP)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert time.monotonic() - started < 120
+    return done, summary.read_text() if summary.exists() else ""
+
+
+def test_the_step_passes_a_small_change_and_writes_the_summary(served, token_endpoint, tmp_path):
+    url, project = served
+    base = project.repo.git("rev-parse", "HEAD")
+    head = project.repo.commit("small", {"web/app.py": lines(81, "app")})
+    done, summary = run_step(url, token_endpoint, project, base, head, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert summary.startswith("### riskgate: ") and "[Details](" in summary
+    assert "decision=" in (tmp_path / "output").read_text()
+
+
+def test_the_step_fails_a_held_change_with_its_reasons(served, token_endpoint, tmp_path):
+    url, project = served
+    base, head = risky(project)
+    done, summary = run_step(url, token_endpoint, project, base, head, tmp_path)
+    assert done.returncode == 1
+    assert "::error::riskgate held this change" in done.stdout
+    assert "riskgate: hold" in summary
+
+
+def test_the_step_without_id_token_permission_says_what_to_fix(served, tmp_path):
+    url, project = served
+    sha = project.repo.git("rev-parse", "HEAD")
+    done, _ = run_step(url, "", project, sha, sha, tmp_path)
+    assert done.returncode == 1 and "id-token: write" in done.stderr
