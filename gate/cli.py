@@ -47,6 +47,36 @@ def serve(
 
 
 @app.command()
+def worker(threads: Annotated[int, typer.Option(help="worker threads")] = 2) -> None:
+    """Run only the job worker (pair with `gate serve` and GATE_WORKER_ENABLED=false).
+
+    A separate process keeps the worker's CPU off the intake's event loop, which then answers
+    GitHub's deliveries faster; several workers may run against one database.
+    """
+    import signal
+    import threading
+
+    from gate import logs
+    from gate.app import build_services
+    from gate.jobs import Worker
+
+    try:
+        settings = load_settings()
+        logs.configure(settings.log_level, settings.log_json)
+        services = build_services(settings)
+    except SettingsError as error:
+        raise _fail(str(error)) from None
+    running = Worker(services, threads=threads)
+    stopped = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopped.set())
+    running.start()
+    errors.print(f"worker running with {threads} threads; Ctrl-C stops it")
+    stopped.wait()
+    running.stop()
+
+
+@app.command()
 def assess(
     repo: Annotated[Path, typer.Option(help="a local git repository")] = Path("."),
     head: Annotated[str, typer.Option(help="the change's newest commit")] = "HEAD",

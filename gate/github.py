@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -98,6 +99,13 @@ class RetryPolicy:
     sleep: Callable[[float], None] = time.sleep
 
 
+class _KeptTransport(httpx.HTTPTransport):
+    """A transport that outlives the short-lived clients githubkit makes around it."""
+
+    def close(self) -> None:
+        pass
+
+
 class GitHubApp:
     """The App: signs JWTs, caches installation tokens, and hands out installation clients."""
 
@@ -110,8 +118,11 @@ class GitHubApp:
         retry: RetryPolicy | None = None,
     ) -> None:
         self.base_url = base_url
-        self.transport = transport
         self.retry = retry or RetryPolicy()
+        # githubkit opens (and closes) a new httpx client per request: one kept transport gives
+        # them one TLS context and a connection pool (else 40-80 ms of CPU a request)
+        self._tls = ssl.create_default_context()
+        self.transport = transport or _KeptTransport(verify=self._tls)
         self._app_client = self._client(AppAuthStrategy(str(app_id), private_key))
         self._tokens: dict[int, tuple[str, datetime]] = {}
         self._token_locks: dict[int, threading.Lock] = {}
@@ -124,6 +135,7 @@ class GitHubApp:
             transport=self.transport,
             auto_retry=False,
             http_cache=False,
+            ssl_verify=self._tls,
             user_agent="riskgate",
             timeout=httpx.Timeout(30.0),
             event_hooks={"response": [_count_response]},

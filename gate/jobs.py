@@ -80,15 +80,19 @@ def backoff(attempt: int, base: float = 2.0) -> timedelta:
     return timedelta(seconds=seconds * random.uniform(0.8, 1.2))
 
 
-def run_one(services: Services) -> bool:
-    """Claim and run one job; False when there was nothing to run."""
+def run_one(services: Services, running: set[int] | None = None) -> bool:
+    """Claim and run one job; False when there was nothing to run.
+
+    `running` is the worker's set of jobs in progress, whose leases its keeper renews.
+    """
     lease = timedelta(seconds=services.settings.job_lease_seconds)
     job = job_store.claim_next(services.db, lease)
     if job is None:
         return False
     function, give_up = JOB_FUNCTIONS.get(job.kind, (None, None))
     started = time.perf_counter()
-    heartbeat = _LeaseHeartbeat(services, job.id, lease)
+    if running is not None:
+        running.add(job.id)
     try:
         if function is None:
             raise PermanentError(f"no job function named {job.kind!r}")
@@ -99,30 +103,10 @@ def run_one(services: Services) -> bool:
         job_store.finish(services.db, job.id)
         metrics.JOBS.labels(kind=job.kind, outcome="done").inc()
     finally:
-        heartbeat.stop()
+        if running is not None:
+            running.discard(job.id)
         metrics.JOB_SECONDS.labels(kind=job.kind).observe(time.perf_counter() - started)
     return True
-
-
-class _LeaseHeartbeat:
-    """Keeps a running job's lease fresh, so only a dead worker's jobs are taken over."""
-
-    def __init__(self, services: Services, job_id: int, lease: timedelta) -> None:
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(
-            target=self._beat, args=(services, job_id, lease), daemon=True, name=f"lease-{job_id}"
-        )
-        self._thread.start()
-
-    def _beat(self, services: Services, job_id: int, lease: timedelta) -> None:
-        while not self._stopped.wait(lease.total_seconds() / 3):
-            try:
-                job_store.extend_lease(services.db, job_id, lease)
-            except Exception:
-                log.exception("could not extend a job's lease", extra={"job_id": job_id})
-
-    def stop(self) -> None:
-        self._stopped.set()
 
 
 def _after_failure(
@@ -166,7 +150,11 @@ class Worker:
         self._threads = [
             threading.Thread(target=self._loop, name=f"gate-worker-{n}", daemon=True)
             for n in range(threads)
-        ] + [threading.Thread(target=self._sweep, name="gate-sweeper", daemon=True)]
+        ] + [
+            threading.Thread(target=self._sweep, name="gate-sweeper", daemon=True),
+            threading.Thread(target=self._keep_leases, name="gate-leases", daemon=True),
+        ]
+        self._running: set[int] = set()
         self._wake = threading.Event()
         self._stop = threading.Event()
 
@@ -184,6 +172,16 @@ class Worker:
             if thread.is_alive():
                 thread.join(timeout)
 
+    def _keep_leases(self) -> None:
+        """Renew the leases of running jobs, so only a dead worker's jobs are taken over."""
+        lease = timedelta(seconds=self.services.settings.job_lease_seconds)
+        while not self._stop.wait(lease.total_seconds() / 3):
+            for job_id in list(self._running):
+                try:
+                    job_store.extend_lease(self.services.db, job_id, lease)
+                except Exception:
+                    log.exception("could not extend a job's lease", extra={"job_id": job_id})
+
     def _sweep(self) -> None:
         while not self._stop.is_set():
             try:
@@ -196,7 +194,7 @@ class Worker:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                ran = run_one(self.services)
+                ran = run_one(self.services, self._running)
             except Exception:  # the store itself failed: wait and try again
                 log.exception("worker could not claim a job")
                 ran = False

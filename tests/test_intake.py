@@ -81,8 +81,9 @@ def test_oversized_body_is_413_without_reading_it(client):
 
 def test_same_delivery_id_twice_is_stored_and_processed_once(client, fake_github):
     delivery_id = str(uuid.uuid4())
-    first = deliver(client, "ping", PING, delivery_id=delivery_id)
-    second = deliver(client, "ping", PING, delivery_id=delivery_id)
+    button = (WEBHOOKS / "check_run" / "requested_action.json").read_bytes()  # handled
+    first = deliver(client, "check_run", button, delivery_id=delivery_id)
+    second = deliver(client, "check_run", button, delivery_id=delivery_id)
     assert (first.status_code, second.status_code) == (202, 202)
     assert (first.json()["duplicate"], second.json()["duplicate"]) == (False, True)
     assert len(stored(client)) == 1 and job_count(client) == 1
@@ -149,5 +150,11 @@ def test_metrics_count_deliveries_by_event_and_outcome(client):
     deliver(client, "ping", PING)
     deliver(client, "ping", PING, signature="sha256=bad")
     text = client.get("/metrics").text
-    assert 'gate_webhook_deliveries_total{event="ping",outcome="accepted"}' in text
+    assert 'gate_webhook_deliveries_total{event="ping",outcome="ignored"}' in text
     assert 'gate_webhook_deliveries_total{event="unknown",outcome="rejected"}' in text
+
+
+def test_a_delivery_no_handler_takes_is_stored_as_ignored_without_a_job(client):
+    assert deliver(client, "ping", PING).status_code == 202
+    (delivery,) = stored(client)
+    assert delivery.outcome == "ignored" and job_count(client) == 0

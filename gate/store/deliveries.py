@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from gate.store.db import Database
-from gate.store.jobs import enqueue
-from gate.store.tables import Delivery
+from gate.store.tables import Delivery, Job, utcnow
 
 
 @dataclass(frozen=True)
@@ -22,32 +21,50 @@ class IncomingDelivery:
     payload: str
 
 
-def record_delivery(db: Database, incoming: IncomingDelivery, max_attempts: int) -> int | None:
-    """Store a delivery and its processing job in one transaction.
+def record_delivery(
+    db: Database, incoming: IncomingDelivery, max_attempts: int, handled: bool = True
+) -> int | None:
+    """Store a delivery, and its processing job when a handler will act on it, in one transaction.
 
     Returns the delivery's primary key, or None when this delivery id was already stored
     (GitHub keeps X-GitHub-Delivery on a manual redelivery).
     """
+    now = utcnow()
     try:
         with db.session() as session:
-            delivery = Delivery(
-                delivery_id=incoming.delivery_id,
-                event=incoming.event,
-                action=incoming.action,
-                installation_id=incoming.installation_id,
-                repository=incoming.repository,
-                payload=incoming.payload,
-            )
-            session.add(delivery)
-            session.flush()
-            enqueue(
-                session,
-                "process_delivery",
-                {"delivery_pk": delivery.id},
-                max_attempts,
-                delivery_pk=delivery.id,
-            )
-            return delivery.id
+            # Core inserts: the intake's hot path, without the ORM's unit of work
+            delivery_pk = session.execute(
+                insert(Delivery).returning(Delivery.id),
+                [
+                    {
+                        "delivery_id": incoming.delivery_id,
+                        "event": incoming.event,
+                        "action": incoming.action,
+                        "installation_id": incoming.installation_id,
+                        "repository": incoming.repository,
+                        "payload": incoming.payload,
+                        "received_at": now,
+                        "outcome": "queued" if handled else "ignored",
+                    }
+                ],
+            ).scalar_one()
+            if handled:
+                session.execute(
+                    insert(Job),
+                    [
+                        {
+                            "kind": "process_delivery",
+                            "delivery_pk": delivery_pk,
+                            "args": {"delivery_pk": delivery_pk},
+                            "state": "queued",
+                            "attempts": 0,
+                            "max_attempts": max_attempts,
+                            "run_after": now,
+                            "created_at": now,
+                        }
+                    ],
+                )
+            return delivery_pk
     except IntegrityError:
         with db.session() as session:
             existing = session.scalar(

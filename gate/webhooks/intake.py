@@ -5,15 +5,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from gate import metrics
 from gate.store.deliveries import IncomingDelivery, record_delivery
+from gate.webhooks import handler_for
 
 # GitHub caps payloads at 25 MB; anything larger is not from GitHub
 MAX_BODY_BYTES = 26 * 1024 * 1024
@@ -46,18 +47,12 @@ def _parse(body: bytes, content_type: str) -> dict[str, Any]:
     return payload
 
 
-def _intake(request: Request) -> Any:
-    return request.app.state.intake
-
-
 @router.post("/webhooks/github", status_code=202, tags=["webhooks"])
-async def receive_delivery(
-    request: Request,
-    intake: Annotated[Any, Depends(_intake)],
-    x_github_event: Annotated[str | None, Header()] = None,
-    x_github_delivery: Annotated[str | None, Header()] = None,
-    x_hub_signature_256: Annotated[str | None, Header()] = None,
-) -> JSONResponse:
+async def receive_delivery(request: Request) -> JSONResponse:
+    intake = request.app.state.intake
+    x_github_event = request.headers.get("x-github-event")
+    x_github_delivery = request.headers.get("x-github-delivery")
+    x_hub_signature_256 = request.headers.get("x-hub-signature-256")
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         return _problem(413, f"payload over {MAX_BODY_BYTES:,} bytes")
@@ -89,12 +84,19 @@ async def receive_delivery(
         else None,
         payload=text,
     )
-    stored = await run_in_threadpool(record_delivery, intake.db, incoming, intake.max_attempts)
+    # deciding "ignored" here is routing, not work: it spares the worker a job per delivery
+    handled = (
+        incoming.installation_id is not None and handler_for(event, incoming.action) is not None
+    )
+    stored = await run_in_threadpool(
+        record_delivery, intake.db, incoming, intake.max_attempts, handled
+    )
     if stored is None:
         metrics.DELIVERIES.labels(event=event, outcome="duplicate").inc()
         return JSONResponse({"delivery": x_github_delivery, "duplicate": True}, status_code=202)
-    metrics.DELIVERIES.labels(event=event, outcome="accepted").inc()
-    intake.wake()
+    metrics.DELIVERIES.labels(event=event, outcome="accepted" if handled else "ignored").inc()
+    if handled:
+        intake.wake()
     return JSONResponse({"delivery": x_github_delivery, "duplicate": False}, status_code=202)
 
 

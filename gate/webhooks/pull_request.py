@@ -117,6 +117,7 @@ def handle(services: Services, delivery: Delivery, payload: dict[str, Any]) -> N
             services, change, started.id, "check_run.update", body["output"]["title"], **versions
         )
         github.update_check_run(change.repo, check_run_id, _update_fields(body))
+    metrics.DELIVERY_TO_CHECK_SECONDS.observe((utcnow() - delivery.received_at).total_seconds())
 
     status = checks.status_body(result, details_url)
     _audit(
@@ -129,7 +130,6 @@ def handle(services: Services, delivery: Delivery, payload: dict[str, Any]) -> N
     )
     github.create_commit_status(change.repo, change.head_sha, status)
     _set_label(services, github, change, started.id, result)
-    metrics.DELIVERY_TO_CHECK_SECONDS.observe((utcnow() - delivery.received_at).total_seconds())
 
 
 def give_up(services: Services, delivery: Delivery, payload: dict[str, Any], error: str) -> None:
