@@ -240,36 +240,6 @@ def _vote(
     )
 
 
-@router.post("/deployments/{deployment_id}/approve", response_model=DeploymentOut)
-async def approve_deployment(
-    request: Request, caller: CallerDep, deployment_id: int, body: VoteIn
-) -> DeploymentOut:
-    return await run_in_threadpool(
-        _vote,
-        request.app.state.services,
-        deployment_id,
-        caller.actor,
-        "approve",
-        body.reason,
-        caller.repository,
-    )
-
-
-@router.post("/deployments/{deployment_id}/reject", response_model=DeploymentOut)
-async def reject_deployment(
-    request: Request, caller: CallerDep, deployment_id: int, body: VoteIn
-) -> DeploymentOut:
-    return await run_in_threadpool(
-        _vote,
-        request.app.state.services,
-        deployment_id,
-        caller.actor,
-        "reject",
-        body.reason,
-        caller.repository,
-    )
-
-
 @router.post("/deployments/{deployment_id}/finished", response_model=DeploymentOut)
 async def deployment_finished(
     request: Request, caller: CallerDep, deployment_id: int, body: FinishedIn
@@ -301,3 +271,24 @@ async def deployment_finished(
         )
 
     return await run_in_threadpool(finish)
+
+
+# after /finished: a literal path must be declared before the {verdict} pattern
+@router.post("/deployments/{deployment_id}/{verdict}", response_model=DeploymentOut)
+async def vote_on_deployment(
+    request: Request,
+    caller: CallerDep,
+    deployment_id: int,
+    verdict: Literal["approve", "reject"],
+    body: VoteIn,
+) -> DeploymentOut:
+    """Release (approve) or reject a held deployment, with an approver's API token."""
+    return await run_in_threadpool(
+        _vote,
+        request.app.state.services,
+        deployment_id,
+        caller.actor,
+        verdict,
+        body.reason,
+        caller.repository,
+    )

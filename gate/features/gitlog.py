@@ -30,6 +30,16 @@ class LoggedCommit:
 
 def iter_commits(repo: Path, revisions: list[str]) -> Iterator[LoggedCommit]:
     """Every commit of `git log <revisions>` with its first-parent diff, newest first."""
+    for raw, oversized in _git_log(repo, ["--no-ext-diff", "-p"], revisions):
+        yield _parse_commit(repo, raw, oversized)
+
+
+def _git_log(repo: Path, options: list[str], revisions: list[str]) -> Iterator[tuple[bytes, bool]]:
+    """One `git log` streamed commit by commit: (raw bytes, whether its diff was cut off).
+
+    A commit's diff beyond MAX_PATCH_BYTES is dropped as it streams, so memory stays bounded
+    however large a generated commit is; the caller counts it with --numstat instead.
+    """
     command = [
         "git",
         "-C",
@@ -38,41 +48,32 @@ def iter_commits(repo: Path, revisions: list[str]) -> Iterator[LoggedCommit]:
         "core.quotepath=off",
         "log",
         "--no-color",
-        "--no-ext-diff",
         "-M",
         "--diff-merges=first-parent",
-        "-p",
+        *options,
         f"--format={_FORMAT}",
         *revisions,
         "--",
     ]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
         assert process.stdout is not None and process.stderr is not None
-        yield from _parse_stream(repo, process.stdout)
+        pending = b""
+        oversized = False
+        while chunk := process.stdout.read(1 << 16):
+            pending += chunk
+            while (start := pending.find(b"\x1e", 1)) >= 0:
+                yield pending[:start], oversized
+                pending, oversized = pending[start:], False
+            if len(pending) > MAX_PATCH_BYTES:
+                header_end = pending.find(b"\x1d")
+                if header_end >= 0:
+                    pending, oversized = pending[: header_end + 1], True
+        if pending.strip(b"\0\n"):
+            yield pending, oversized
         stderr = process.stderr.read()
         if process.wait() != 0:
             message = stderr.decode("utf-8", "replace").strip().splitlines()
             raise GitError(f"git log: {message[-1] if message else 'failed'}")
-
-
-def _parse_stream(repo: Path, stream: object) -> Iterator[LoggedCommit]:
-    pending = b""
-    oversized = False
-    while chunk := stream.read(1 << 16):  # type: ignore[attr-defined]
-        pending += chunk
-        while True:
-            start = pending.find(b"\x1e", 1)
-            if start < 0:
-                break
-            yield _parse_commit(repo, pending[:start], oversized)
-            pending, oversized = pending[start:], False
-        if len(pending) > MAX_PATCH_BYTES:
-            # keep the header, drop the rest of this huge diff: it is counted with --numstat
-            header_end = pending.find(b"\x1d")
-            if header_end >= 0:
-                pending, oversized = pending[: header_end + 1], True
-    if pending.strip():
-        yield _parse_commit(repo, pending, oversized)
 
 
 def _parse_commit(repo: Path, raw: bytes, oversized: bool) -> LoggedCommit:
@@ -95,36 +96,8 @@ def _parse_commit(repo: Path, raw: bytes, oversized: bool) -> LoggedCommit:
 
 def iter_records(repo: Path, revisions: list[str], rules: MessageRules) -> Iterator[CommitRecord]:
     """The history index's view of `git log <revisions>`: paths and renames, no diffs (fast)."""
-    command = [
-        "git",
-        "-C",
-        str(repo),
-        "-c",
-        "core.quotepath=off",
-        "log",
-        "--no-color",
-        "-M",
-        "-z",
-        "--diff-merges=first-parent",
-        "--name-status",
-        f"--format={_FORMAT}",
-        *revisions,
-        "--",
-    ]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
-        assert process.stdout is not None and process.stderr is not None
-        pending = b""
-        while chunk := process.stdout.read(1 << 16):
-            pending += chunk
-            while (start := pending.find(b"\x1e", 1)) >= 0:
-                yield _record(pending[:start], rules)
-                pending = pending[start:]
-        if pending.strip(b"\0\n"):
-            yield _record(pending, rules)
-        stderr = process.stderr.read()
-        if process.wait() != 0:
-            message = stderr.decode("utf-8", "replace").strip().splitlines()
-            raise GitError(f"git log: {message[-1] if message else 'failed'}")
+    for raw, _ in _git_log(repo, ["-z", "--name-status"], revisions):
+        yield _record(raw, rules)
 
 
 def _record(raw: bytes, rules: MessageRules) -> CommitRecord:

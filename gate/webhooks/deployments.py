@@ -55,9 +55,17 @@ def _deployment(
     base = store.last_good_sha(services.db, repo.full_name, request["environment"])
     if base is None:
         base = github.last_successful_deployment(repo, request["environment"])
-    deployment = store.create(
+    deployment = _new_deployment(services, delivery, request, base)
+    store.link_prs(services.db, deployment.id, request["prs"])
+    return deployment
+
+
+def _new_deployment(
+    services: Services, delivery: Delivery, request: dict[str, Any], base: str | None
+) -> Deployment:
+    return store.create(
         services.db,
-        repository=repo.full_name,
+        repository=request["repo"].full_name,
         environment=request["environment"],
         sha=request["sha"],
         base_sha=base,
@@ -68,8 +76,6 @@ def _deployment(
         source="protection_rule",
         state="requested",
     )
-    store.link_prs(services.db, deployment.id, request["prs"])
-    return deployment
 
 
 def on_protection_rule(services: Services, delivery: Delivery, payload: dict[str, Any]) -> None:
@@ -173,17 +179,8 @@ def give_up_protection_rule(
 ) -> None:
     """Every request gets an answer: when assessing failed, the policy's on_error decides."""
     request = _request(payload)
-    deployment = store.for_delivery(services.db, delivery.id) or store.create(
-        services.db,
-        repository=request["repo"].full_name,
-        environment=request["environment"],
-        sha=request["sha"],
-        github_deployment_id=request["github_deployment_id"],
-        run_id=request["run_id"],
-        installation_id=request["installation_id"],
-        delivery_pk=delivery.id,
-        source="protection_rule",
-        state="requested",
+    deployment = store.for_delivery(services.db, delivery.id) or _new_deployment(
+        services, delivery, request, None
     )
     if deployment.state == "answered":
         return
