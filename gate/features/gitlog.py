@@ -57,19 +57,24 @@ def _git_log(repo: Path, options: list[str], revisions: list[str]) -> Iterator[t
     ]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
         assert process.stdout is not None and process.stderr is not None
-        pending = b""
+        pending = bytearray()
+        scanned = 1  # where the search for the next commit's start resumes
         oversized = False
         while chunk := process.stdout.read(1 << 16):
             pending += chunk
-            while (start := pending.find(b"\x1e", 1)) >= 0:
-                yield pending[:start], oversized
-                pending, oversized = pending[start:], False
+            # search only the new bytes: rescanning a big diff on every chunk is quadratic
+            while (start := pending.find(b"\x1e", scanned)) >= 0:
+                yield bytes(pending[:start]), oversized
+                del pending[:start]
+                scanned, oversized = 1, False
+            scanned = max(len(pending), 1)
             if len(pending) > MAX_PATCH_BYTES:
                 header_end = pending.find(b"\x1d")
                 if header_end >= 0:
-                    pending, oversized = pending[: header_end + 1], True
-        if pending.strip(b"\0\n"):
-            yield pending, oversized
+                    del pending[header_end + 1 :]
+                    scanned, oversized = len(pending), True
+        if bytes(pending).strip(b"\0\n"):
+            yield bytes(pending), oversized
         stderr = process.stderr.read()
         if process.wait() != 0:
             message = stderr.decode("utf-8", "replace").strip().splitlines()
