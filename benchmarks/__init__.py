@@ -1,0 +1,1 @@
+"""Reproducible benchmarks of the riskgate service; see benchmarks/README.md."""
