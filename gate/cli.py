@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -185,58 +186,93 @@ def _print_assessment(
 
 
 @app.command()
+def mine(
+    repo: Annotated[Path, typer.Option(help="a local git repository")],
+    out: Annotated[Path, typer.Option(help="the feature table to write (Parquet)")],
+) -> None:
+    """Every commit's feature vector, exactly as the service computes it, to a Parquet table."""
+    from training.cli_commands import mine_command
+
+    raise typer.Exit(mine_command(repo, out))
+
+
+@app.command()
+def label(
+    repo: Annotated[Path, typer.Option(help="the repository the table was mined from")],
+    features: Annotated[Path, typer.Option(help="the mined feature table")],
+    out: Annotated[Path, typer.Option(help="the labelled table to write")],
+    fix_pattern: Annotated[str | None, typer.Option(help="regex of bug-fix messages")] = None,
+    issue_pattern: Annotated[str | None, typer.Option(help="regex of issue keys")] = None,
+    ignore_revs: Annotated[Path | None, typer.Option(help="reformatting commits to skip")] = None,
+    max_fix_files: Annotated[int | None, typer.Option(help="skip larger fixes")] = None,
+    recent_days: Annotated[int | None, typer.Option(help="leave these unlabelled")] = None,
+    outcomes: Annotated[Path | None, typer.Option(help="rollbacks/incidents (CSV or JSON)")] = None,
+) -> None:
+    """Which changes later caused failures: SZZ, reverts, rollbacks and incidents."""
+    from training.cli_commands import label_command
+
+    raise typer.Exit(
+        label_command(
+            repo,
+            features,
+            out,
+            fix_pattern=fix_pattern,
+            issue_pattern=issue_pattern,
+            ignore_revs=ignore_revs,
+            max_fix_files=max_fix_files,
+            recent_days=recent_days,
+            outcomes_path=outcomes,
+        )
+    )
+
+
+@app.command()
 def train(
-    data_dir: Annotated[Path, typer.Option(help="the ISSTA'21 JIT-DP dataset directory")],
-    out: Annotated[Path, typer.Option(help="where to write the model")] = Path(
-        "data/models/default"
-    ),
-    seed: int = 0,
-) -> None:
-    """Train the bundled default model on the public JIT defect dataset."""
-    from training.bundle import train_default_model
-
-    figures = train_default_model(data_dir, out, seed=seed)
-    console.print_json(json.dumps(figures, default=str))
-
-
-token_app = typer.Typer(help="Per-repository API tokens for the gate API.")
-app.add_typer(token_app, name="token")
-
-
-@token_app.command("create")
-def token_create(
-    repo: Annotated[str, typer.Option(help="owner/name the token may act for")],
-    name: Annotated[str, typer.Option(help="what the token is for, e.g. the CI system")] = "ci",
-    user: Annotated[
-        str | None, typer.Option(help="the GitHub login it acts for (needed to approve)")
+    table: Annotated[Path | None, typer.Argument(help="a labelled table (Parquet)")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="where to write the model (bundled: data/models/default)")
     ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="retrain the bundled model from the ISSTA'21 data instead")
+    ] = None,
+    seed: int = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
 ) -> None:
-    """Create an API token; it is printed once and stored only as a hash."""
-    from gate.github import Repo
-    from gate.store import Database
-    from gate.store.tokens import create_token
+    """Train, calibrate and threshold an XGBoost model on a labelled table (or the bundled one)."""
+    if data_dir is not None:
+        from training.bundle import train_default_model
 
-    try:
-        Repo.parse(repo)
-    except ValueError as error:
-        raise _fail(str(error)) from None
-    db = Database(load_settings().database_url)
-    db.migrate()
-    token = create_token(db, repo, name, user.lstrip("@") if user else None)
-    errors.print(f"API token for {repo} ({name}); store it now, it is not shown again:")
-    print(token)
+        figures = train_default_model(data_dir, out or Path("data/models/default"), seed=seed)
+        console.print_json(json.dumps(figures, default=str))
+        return
+    if table is None:
+        raise _fail("give a labelled table, or --data-dir to retrain the bundled model")
+    from training.cli_commands import train_command
+
+    raise typer.Exit(train_command(table, out or Path("model"), seed=seed, as_json=as_json))
 
 
-policy_app = typer.Typer(help="The repository's .github/risk-gate.yml.")
-app.add_typer(policy_app, name="policy")
+@app.command()
+def evaluate(
+    model: Annotated[Path | None, typer.Option(help="a model directory")] = None,
+    table: Annotated[Path | None, typer.Option(help="a labelled table to evaluate on")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="write the report (Markdown + PNGs) here")
+    ] = None,
+    benchmark: Annotated[str | None, typer.Option(help="issta21: the published protocol")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="the benchmark's data")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
+) -> None:
+    """Evaluate a model (AUC, effort-aware metrics, calibration, plots), or run the benchmark."""
+    from training.cli_commands import benchmark_command, evaluate_command
 
-
-@policy_app.command("check")
-def policy_check(file: Annotated[Path, typer.Argument(help="a risk-gate.yml to validate")]) -> None:
-    """Validate a policy file offline: 0 and a summary when valid, 1 and each error when not."""
-    from gate.policy_check import check_file
-
-    raise typer.Exit(check_file(file, sys.stdout, sys.stderr))
+    if benchmark is not None:
+        if benchmark != "issta21" or data_dir is None:
+            raise _fail("--benchmark issta21 needs --data-dir")
+        raise typer.Exit(benchmark_command(data_dir, as_json))
+    if model is None or table is None:
+        raise _fail("give --model and --table, or --benchmark issta21 --data-dir DIR")
+    raise typer.Exit(evaluate_command(model, table, out, as_json))
 
 
 @app.command()
@@ -396,6 +432,8 @@ def jobs(
 
 
 def main() -> None:
+    # xgboost's OpenMP threads spin-wait by default: on a busy 2-core machine a fit ran 20x slower
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     app()
 
 

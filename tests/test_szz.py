@@ -227,3 +227,31 @@ def test_fix_rules_find_keywords_references_and_not_reverts(repo: GitRepo) -> No
 
 def _commit(repo: GitRepo, sha: str) -> Commit:
     return next(commit for commit in log_commits(repo.path) if commit.sha == sha)
+
+
+def test_label_command_labels_the_mined_table(repo: GitRepo, tmp_path: Path) -> None:
+    from training.cli_commands import label_command, mine_command
+
+    repo.commit("add total", {"calc.py": CODE})
+    bad = repo.commit("off by one", {"calc.py": CODE.replace("result = 0", "result = 1")})
+    fix = repo.commit("fix the total", {"calc.py": CODE})
+    outcomes = tmp_path / "outcomes.csv"
+    outcomes.write_text(f"sha,rule,ref\n{bad},rollback,deploy-9\n")
+
+    assert mine_command(repo.path, tmp_path / "mined.parquet") == 0
+    assert (
+        label_command(
+            repo.path,
+            tmp_path / "mined.parquet",
+            tmp_path / "labelled.parquet",
+            recent_days=0,
+            outcomes_path=outcomes,
+        )
+        == 0
+    )
+
+    labelled = pd.read_parquet(tmp_path / "labelled.parquet").set_index("sha")
+    assert labelled.loc[bad, "label_rules"] == f"szz:{fix},rollback:deploy-9"
+    assert labelled["bug"].tolist() == [0, 1, 0]
+    assert {"la", "ld", "nf", "exp", "labelled_until"} <= set(labelled.columns)
+    assert label_command(repo.path, tmp_path / "nothing.parquet", tmp_path / "x.parquet") == 2

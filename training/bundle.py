@@ -20,7 +20,16 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 
 import gate
 from gate.model import Artifact, Thresholds, load_model, save_model
-from training.issta21 import FEATURES, PROJECTS, DatasetError, load_projects, project_file
+from training.issta21 import (
+    FEATURES,
+    PROJECTS,
+    PUBLISHED_AUC,
+    DatasetError,
+    load_projects,
+    project_file,
+)
+from training.metrics import pick_thresholds as shared_pick_thresholds
+from training.train import MONOTONE as KNOWN_DIRECTIONS
 
 MODEL_VERSION = "issta21-kamei14-2"
 
@@ -29,24 +38,9 @@ MODEL_VERSION = "issta21-kamei14-2"
 TRAIN_END = 0.6
 VALIDATION_END = 0.8
 
-# more change never lowers the risk; entropy is left free (constraining it lowered validation AUC)
-# +1: more of it never lowers the risk; 0: let the data decide (experience cuts both ways)
-MONOTONE = {
-    "la": 1,
-    "ld": 1,
-    "nf": 1,
-    "nd": 1,
-    "ns": 1,
-    "entropy": 0,
-    "lt": 0,
-    "fix": 0,
-    "ndev": 0,
-    "age": 0,
-    "nuc": 0,
-    "exp": 0,
-    "rexp": 0,
-    "sexp": 0,
-}
+# the known directions live in one place (training/train.py): la, ld, nf, nd, ns never lower
+# the risk; entropy is left free (constraining it lowered validation AUC), as is the rest
+MONOTONE = {name: KNOWN_DIRECTIONS.get(name, 0) for name in FEATURES}
 
 # A small exploration (depth 3-6, min_child_weight 1 or 20, subsample 0.8 or 1, entropy
 # constrained or not) moved the pooled validation AUC by at most 0.002, so these stay fixed.
@@ -74,28 +68,6 @@ SOURCE = {
     "paper": "Zeng et al., Deep Just-in-Time Defect Prediction: How Far Are We? ISSTA 2021",
 }
 LABEL = "bug=1: blamed by SZZ as inducing a later issue-linked bug fix"
-
-# Published test AUCs (chronological 80/20 split, trained per project), from the paper's repo
-# fmt: off
-PUBLISHED_AUC: dict[str, dict[str, float]] = {
-    "LApredict": {
-        "qt": 0.744, "openstack": 0.749, "jdt": 0.676,
-        "platform": 0.746, "gerrit": 0.750, "go": 0.683,
-    },
-    "LR-JIT": {
-        "qt": 0.665, "openstack": 0.725, "jdt": 0.674,
-        "platform": 0.640, "gerrit": 0.657, "go": 0.675,
-    },
-    "DeepJIT": {
-        "qt": 0.693, "openstack": 0.713, "jdt": 0.670,
-        "platform": 0.771, "gerrit": 0.703, "go": 0.689,
-    },
-    "CC2Vec": {
-        "qt": 0.694, "openstack": 0.723, "jdt": 0.665,
-        "platform": 0.761, "gerrit": 0.699, "go": 0.692,
-    },
-}
-# fmt: on
 
 
 @dataclass(frozen=True)
@@ -182,13 +154,7 @@ def apply_calibration(probability: np.ndarray, calibration: dict[str, Any]) -> n
 
 def pick_thresholds(scores: np.ndarray) -> Thresholds:
     """high: the smallest score with at most HIGH_SHARE of scores at or above it; low: median."""
-    ordered = np.sort(scores)
-    values = np.unique(ordered)
-    at_or_above = len(ordered) - np.searchsorted(ordered, values, side="left")
-    candidates = values[at_or_above <= HIGH_SHARE * len(ordered)]
-    # when the top score alone is tied by more than HIGH_SHARE, hold nothing seen in validation
-    high = float(candidates[0]) if len(candidates) else min(float(np.nextafter(values[-1], 2)), 1.0)
-    return Thresholds(low_below=min(float(np.median(scores)), high), high_at_or_above=high)
+    return shared_pick_thresholds(scores, hold_share=HIGH_SHARE, low_share=0.5)
 
 
 def score_metrics(
