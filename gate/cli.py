@@ -404,6 +404,14 @@ def _database() -> Database:
 
 
 @app.command()
+def judge(scenario: Annotated[Path, typer.Argument(help="a recorded scenario (JSON)")]) -> None:
+    """Replay a post-deploy scenario through the judge, step by step, and print its verdict."""
+    from gate.judge_cli import judge_command
+
+    raise typer.Exit(judge_command(scenario, sys.stdout))
+
+
+@app.command()
 def jobs(
     state: Annotated[str, typer.Option(help="queued, running, done or failed")] = "failed",
     limit: int = 50,

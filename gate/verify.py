@@ -1,38 +1,41 @@
 """Post-deploy judge: is the canary worse than its baseline? Anytime-valid, explained, pure."""
 
-# How it decides, in short (the long form is in benchmarks/RESULTS.md, "Post-deploy judge"):
+# How it decides, in short (benchmarks/RESULTS.md, "Post-deploy judge", has the measurements):
 #
-# * The watch looks after every step, so every test here is anytime-valid: its evidence is an
-#   e-process (a nonnegative supermartingale under "no regression"), and by Ville's inequality
-#   it ever reaching 1/a has probability at most a, however many looks are taken and whenever
-#   the watch stops. ALPHA is split evenly between a deployment's metrics (Bonferroni).
-# * errors, baseline before the deploy: the baseline's error rate gets an exact (Garwood) upper
-#   bound U at a fifth of the metric's alpha; the canary's errors are then tested against the
-#   simple null "rate <= U" with a Poisson mixture sequential probability ratio test (mSPRT) over
-#   a grid of ratios >= 1.2. Union bound: false alarm <= a/5 + 4a/5. A zero-error baseline still
-#   has U = -ln(a/5) / requests > 0, so errors that appear with the canary are detected.
-# * errors, baseline beside the canary (points after the deploy): per step, given the step's
-#   errors on both sides, the canary's share is binomial with a known null share (conditioning
-#   removes the unknown common rate); the product over steps of the mixture likelihood ratio is
-#   an exact test martingale.
+# * The watch looks after every step, so each test's evidence is an e-process: under "no
+#   regression" it is at most a nonnegative supermartingale starting at 1, so by Ville's
+#   inequality it ever reaches 1/a with probability at most a, however many looks are taken and
+#   whenever the watch stops. ALPHA is shared evenly by a deployment's metrics (Bonferroni).
+# * errors, baseline before the deploy: for each candidate rate L, B(L) (an e-value from the
+#   baseline's counts that its rate is below L) times C(L) (a Poisson mixture sequential
+#   probability ratio test, mSPRT, of the canary's errors against rate L, over ratios >= 1.2).
+#   At the true baseline rate B*C is a test supermartingale, so the infimum over L is one too:
+#   the unknown rate is profiled out without spending alpha on it, and a zero-error baseline
+#   is no hiding place (B grows like exp(L * requests) when it saw no errors at all).
+# * errors, baseline beside the canary (points after the deploy): given a step's errors on both
+#   sides, the canary's share is binomial with a known null share, whatever the common rate;
+#   the product over steps of the mixture likelihood ratio is an exact test martingale.
 # * Counts that vary more than Poisson (the baseline's per-step dispersion phi > 1) count as
-#   1/phi of an observation each (quasi-likelihood). One bad step is a blip: the evidence used is
-#   min(e-value, e-value without the canary's worst step); a minimum is still an e-process.
+#   1/phi of an observation each (quasi-likelihood, L^(1/phi) by Jensen). A canary step whose
+#   excess errors dwarf every other step's is a blip: the evidence used is the minimum of the
+#   e-values with and without it, which is still at most an e-process.
 # * latency and gauges: conformal test martingales. Each canary value is ranked against every
-#   value seen before it (baseline first, then the canary so far); under "same distribution"
-#   these ranks give independent uniform p-values, and power calibrators k * p^(k-1) averaged
-#   over k bet on small ones. Scores: the value itself (location, in the bad direction) and,
-#   for latency, its distance from the running median (spread: catches a variance increase
-#   that leaves the median alone). Ties count against the canary, which keeps it valid without
-#   randomisation.
+#   value seen before it (the baseline, then the canary so far); under "same distribution"
+#   these ranks give independent uniform p-values (ties count against the canary: conservative
+#   without randomisation), and a mixture of calibrators bets on small ones. Latency scores
+#   the distance from the running median (a shift or a wider spread); gauges score the value
+#   in the bad direction. Neighbouring minutes are alike, which exchangeability ignores: the
+#   log evidence is scaled by (1 - rho) / (1 + rho), rho the baseline's lag-one
+#   autocorrelation (the effective sample size of an AR(1) series).
 # * A significant change rolls back only when it is also material: relative effect >= min_effect
-#   and absolute change >= min_abs, measured robustly (median and 90th percentile of the values;
-#   the error ratio without the worst step).
+#   and absolute change >= min_abs, measured robustly (the median, and for latency the 90th
+#   percentile, of the per-step values; the error ratio without a blip step).
 # * healthy needs evidence too: no gaps and a 95% bound that rules out a material regression.
 #   Otherwise the metric is inconclusive (low traffic, missing data): extend or ask a person.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -54,22 +57,33 @@ DEFAULT_MIN_EFFECT = {"errors": 0.2, "latency": 0.2, "gauge": 0.2}
 # errors: an absolute floor on the error ratio (0.01 percentage points); values: the metric's
 # own unit, unknown here, so none unless the metric says so
 DEFAULT_MIN_ABS = {"errors": 1e-4, "latency": 0.0, "gauge": 0.0}
-# the mixture's ratios and weights: most weight where evidence is scarce (1.2x to 3x); huge
-# ratios (errors from nothing, a crash) need little weight to fire
-RATIO_GRID = np.array([1.2, 1.4, 1.7, 2.0, 2.5, 3.0, 5.0, 10.0, 30.0, 100.0, 1000.0])
-LOG_RATIO_WEIGHTS = np.log(np.array([0.14] * 6 + [0.032] * 5))
+# the mSPRT mixture over canary/baseline error-rate ratios: most weight on 1 + min_effect times
+# these steps (1.2x to 3x for the default 20%), where evidence is scarce; a little on huge ratios
+# (errors from nothing, a crash), which need little weight to fire
+RATIO_STEPS = np.array([1.0, 2.0, 3.5, 5.0, 7.5, 10.0])
+BIG_RATIOS = np.array([5.0, 10.0, 30.0, 100.0, 1000.0])
+MIN_GRID_EFFECT = 0.05  # a metric with min_effect 0 still bets on ratios from 1.05
 # the baseline side: rates s * lambda the baseline may really have, for "its rate is below lambda"
 SHRINK_GRID = np.array([1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.35, 0.2, 0.0])
 LOG_SHRINK_WEIGHTS = np.log(np.full(SHRINK_GRID.size, 1 / SHRINK_GRID.size))
-KAPPAS = np.array([0.12, 0.25, 0.5])  # power calibrators k * p^(k-1), averaged
-BLIP_SHARE = 0.5  # a step carrying more than this share of the canary's excess errors is a blip
+# calibrators turning a conformal p-value into a bet, averaged (a Bayes mixture over them):
+# power ones k * p^(k-1) pay most for extreme p-values (a shift), step ones (w/p0 below p0,
+# (1-w)/(1-p0) above) for many moderately small ones (a variance increase)
+POWER_CALIBRATORS = np.array([0.12, 0.25, 0.5])
+STEP_CALIBRATORS = np.array([[0.02, 0.35], [0.05, 0.5], [0.1, 0.6]])  # (p0, w)
+BLIP_FACTOR = 3.0  # a blip step has this many times the next step's excess errors ...
+BLIP_SIGMAS = 4.0  # ... and this many times its own expected spread
+BLIP_SETTLE_STEPS = 3  # clean steps after a blip before it may be set aside for "healthy"
 BOUND_LEVEL = 0.95  # for the "healthy" bounds (not a rollback decision)
+TAIL_BOUND_LEVEL = 0.8  # for the bad tail of the values, which needs many more points
 TAIL_QUANTILE = 0.9
 MAX_MISSING_SHARE = 0.1  # of the canary's steps; more and the metric is inconclusive
 MIN_DISPERSION_POINTS = 5
 MIN_VALUES_TO_REGRESS = 3
 MIN_VALUES_FOR_HEALTHY = 5
 MIN_BASELINE_VALUES = 5
+MIN_AUTOCORRELATION_POINTS = 10
+MAX_AUTOCORRELATION = 0.9
 PSEUDO_ERRORS = 0.5  # Jeffreys: a zero-error baseline is "less than one error", not zero
 
 
@@ -187,7 +201,7 @@ def judge_step(scenario: Scenario, now: int, alpha: float = ALPHA) -> Verdict:
     """The call given only the data with t <= now, as the live watch sees it at that moment."""
     n = len(scenario.metrics)
     verdicts = [
-        judge_metric(
+        _judge_metric(
             spec,
             baseline,
             canary,
@@ -219,7 +233,8 @@ def replay(scenario: Scenario, alpha: float = ALPHA) -> Verdict:
     return last
 
 
-def judge_metric(spec: MetricSpec, baseline: Side, canary: Side, look: _Look) -> MetricVerdict:
+def _judge_metric(spec: MetricSpec, baseline: Side, canary: Side, look: _Look) -> MetricVerdict:
+    """One metric's call at one look."""
     if spec.kind == "errors":
         return _judge_errors(spec, baseline, canary, look)
     return _judge_values(spec, baseline, canary, look)
@@ -254,11 +269,12 @@ def _judge_errors(spec: MetricSpec, baseline: Side, canary: Side, look: _Look) -
     effect = (after - before) / _reference(e_b, n_b)
 
     phi = _dispersion(base.errors, base.requests)
-    if concurrent:
-        log_e, robust, worst = _conditional_evidence(b_err, b_req, c_err, c_req, phi)
-    else:
-        log_e, robust, worst = _poisson_evidence(c_err, c_req, e_b, n_b, phi)
     threshold = math.log(1 / look.alpha)
+    grid = _ratio_grid(spec.effect_floor)
+    if concurrent:
+        robust, worst = _conditional_evidence(b_err, b_req, c_err, c_req, phi, grid)
+    else:
+        robust, worst = _poisson_evidence(c_err, c_req, e_b, n_b, phi, threshold, grid)
     confidence = _confidence(robust, look.n_metrics)
 
     def call(outcome: Outcome, line: str) -> MetricVerdict:
@@ -272,34 +288,49 @@ def _judge_errors(spec: MetricSpec, baseline: Side, canary: Side, look: _Look) -
         if _errors_material(spec, b_err, b_req, c_err, c_req, worst, concurrent):
             return call("regressed", f"{summary}; {confidence:.2%} confident it rose: regression")
         summary += f"; a real change but below the {_bar(spec, e_b)}"
-    elif log_e >= threshold and worst >= 0:
-        return call(
-            "inconclusive",
-            f"{summary}; one bad step (ending {_step_end(worst, look)}: {_int(c_err[worst])} "
-            f"errors in {_int(c_req[worst])} requests) carries the rise: treated as a blip",
+    blip = worst >= 0
+    if blip:
+        summary += (
+            f"; one bad step (ending {_step_end(worst, look)}: {_int(c_err[worst])} errors in "
+            f"{_int(c_req[worst])} requests) set aside as a blip"
         )
+        if worst >= look.completed - BLIP_SETTLE_STEPS:
+            return call("inconclusive", f"{summary} so far; watch on")
     missing = _missing(present, look)
     if missing:
         return call(
             "inconclusive", f"{summary}; data missing for {missing} of {look.completed} steps"
         )
-    ratio_ub, diff_ub = _error_bounds(e_b / phi, n_b / phi, e_c / phi, n_c / phi)
-    if ratio_ub < 1 + spec.effect_floor:
-        return call(
-            "healthy",
-            f"{summary}; at most {_rel(ratio_ub - 1)} at {BOUND_LEVEL:.0%}: no material regression",
-        )
-    if diff_ub < spec.abs_floor:
-        return call(
-            "healthy",
-            f"{summary}; at most +{_pct(diff_ub)} points at "
-            f"{BOUND_LEVEL:.0%}: no material regression",
-        )
-    return call(
-        "inconclusive",
-        f"{summary}; not enough evidence yet to rule out a "
-        f"{spec.effect_floor:.0%} rise (low traffic?)",
+    if blip:  # the steps since have been calm: judge the rest without it
+        keep = np.arange(c_err.size) != worst
+        c_err, c_req = c_err[keep], c_req[keep]
+        if concurrent:
+            b_err, b_req = b_err[keep], b_req[keep]
+    e_b, n_b, e_c, n_c = b_err.sum() / phi, b_req.sum() / phi, c_err.sum() / phi, c_req.sum() / phi
+    ratio_ub, diff_ub = (
+        _error_bounds(e_b, n_b, e_c, n_c) if n_b > 0 and n_c > 0 else (math.inf,) * 2
     )
+    if ratio_ub < 1 + spec.effect_floor:
+        bound = f"at most {_rel(ratio_ub - 1)}, under the {spec.effect_floor:.0%} bar,"
+    elif diff_ub < spec.abs_floor:
+        bound = f"at most +{_pct(diff_ub)} points, under the {_pct(spec.abs_floor)} floor,"
+    else:
+        return call(
+            "inconclusive",
+            f"{summary}; not enough evidence yet to rule out a {spec.effect_floor:.0%} rise "
+            "(low traffic?)",
+        )
+    return call("healthy", f"{summary}; {bound} at {BOUND_LEVEL:.0%}: no material regression")
+
+
+def _ratio_grid(min_effect: float) -> tuple[np.ndarray, np.ndarray]:
+    """The mixture's ratios (all > 1, as the null "no worse" needs) and their log weights."""
+    moderate = 1 + max(min_effect, MIN_GRID_EFFECT) * RATIO_STEPS
+    big = BIG_RATIOS[moderate[-1] < BIG_RATIOS]
+    weights = np.concatenate(
+        [np.full(moderate.size, 0.84 / moderate.size), np.full(big.size, 0.16 / max(big.size, 1))]
+    )
+    return np.concatenate([moderate, big]), np.log(weights / weights.sum())
 
 
 def _unknown(spec: MetricSpec, test: str, why: str, before: float | None = None) -> MetricVerdict:
@@ -340,12 +371,16 @@ def _bar(spec: MetricSpec, baseline_errors: float) -> str:
 
 def _counts(side: Side, now: int) -> _Counts:
     """Per timestamp: requests and errors (an absent errors point means none, as Prometheus)."""
-    requests = sorted((t, n) for t, n in side.requests if t <= now)
-    errors = {t: n for t, n in side.errors}
-    t = np.array([p[0] for p in requests], dtype=float)
-    n = np.array([p[1] for p in requests], dtype=float)
-    e = np.array([errors.get(p[0], 0.0) for p in requests], dtype=float)
-    return _Counts(t, e, n)
+    requests = np.array(side.requests, dtype=float).reshape(-1, 2)
+    requests = requests[requests[:, 0] <= now]
+    requests = requests[np.argsort(requests[:, 0], kind="stable")]
+    errors = np.array(side.errors, dtype=float).reshape(-1, 2)
+    t = requests[:, 0]
+    found = np.searchsorted(t, errors[:, 0])
+    hit = (found < t.size) & (t[np.minimum(found, max(t.size - 1, 0))] == errors[:, 0])
+    e = np.zeros(t.size)
+    e[found[hit]] = errors[hit, 1]
+    return _Counts(t, e, requests[:, 1])
 
 
 def _after(counts: _Counts, deployed_at: int) -> _Counts:
@@ -387,23 +422,33 @@ def _garwood_upper(errors: float, requests: float, alpha: float) -> float:
 
 
 def _poisson_evidence(
-    c_err: np.ndarray, c_req: np.ndarray, e_b: float, n_b: float, phi: float
-) -> tuple[float, float, int]:
-    """Evidence that the canary's error rate is above the (unknown) baseline rate."""
+    c_err: np.ndarray,
+    c_req: np.ndarray,
+    e_b: float,
+    n_b: float,
+    phi: float,
+    threshold: float,
+    grid: tuple[np.ndarray, np.ndarray],
+) -> tuple[float, int]:
+    """(log e-value that the canary's error rate is above the unknown baseline rate, robust to
+    a blip; the blip step or -1)."""
 
     def log_e(errors: float, requests: float) -> float:
         if requests <= 0:
             return 0.0
-        return _profiled_log_e(e_b / phi, n_b / phi, errors / phi, requests / phi)
+        return _profiled_log_e(e_b / phi, n_b / phi, errors / phi, requests / phi, grid)
 
     full = log_e(c_err.sum(), c_req.sum())
-    blip = _blip(c_err - c_req * e_b / n_b)
-    if blip < 0:
-        return full, full, -1
-    return full, min(full, log_e(c_err.sum() - c_err[blip], c_req.sum() - c_req[blip])), blip
+    expected = c_req * (e_b + PSEUDO_ERRORS) / n_b
+    blip = _blip(c_err - expected, np.sqrt(phi * expected))
+    if blip < 0 or full < threshold:  # without the blip it could only be lower
+        return full, blip
+    return min(full, log_e(c_err.sum() - c_err[blip], c_req.sum() - c_req[blip])), blip
 
 
-def _profiled_log_e(e_b: float, n_b: float, e_c: float, n_c: float) -> float:
+def _profiled_log_e(
+    e_b: float, n_b: float, e_c: float, n_c: float, grid: tuple[np.ndarray, np.ndarray]
+) -> float:
     """log of inf over rates L of B(L) * C(L): the canary against a baseline seen beforehand.
 
     C(L) = sum_j w_j r_j^e_c exp(-(r_j - 1) L n_c), r_j > 1, is a test supermartingale over the
@@ -418,79 +463,73 @@ def _profiled_log_e(e_b: float, n_b: float, e_c: float, n_c: float) -> float:
     with np.errstate(divide="ignore"):
         a0 = LOG_SHRINK_WEIGHTS + special.xlogy(e_b, SHRINK_GRID)
     a1 = 1 - SHRINK_GRID
-    b0 = LOG_RATIO_WEIGHTS + e_c * np.log(RATIO_GRID)
-    b1 = -(RATIO_GRID - 1) * n_c / n_b
-    return _min_convex(a0, a1, b0, b1, max(e_b, e_c * n_b / n_c, 1.0))
+    ratios, log_weights = grid
+    b0 = log_weights + e_c * np.log(ratios)
+    b1 = -(ratios - 1) * n_c / n_b
+    pooled = (e_b + e_c) / (n_b + n_c) * n_b  # x at the pooled rate: near the minimum
+    return _min_convex(a0, a1, b0, b1, max(pooled, 1e-3))
 
 
-def _min_convex(a0, a1, b0, b1, scale: float) -> float:
+def _min_convex(a0, a1, b0, b1, guess: float) -> float:
     """A certified lower bound on min over x >= 0 of LSE(a0 + a1 x) + LSE(b0 + b1 x).
 
-    Safeguarded Newton on the slope brackets the minimum tightly; the tangent lines at the
-    bracket's ends bound the convex function from below there, so the result never exceeds the
-    true infimum (by at most about 1e-9 below it).
+    A geometric grid brackets where the (nondecreasing) slope turns positive, three linear
+    grids narrow the bracket 32x each, and the tangent lines at its ends bound the convex
+    function from below there: the result never exceeds the true infimum and is within a
+    hair of it.
     """
-    terms = [
-        (float(c), float(s))
-        for c, s in [*zip(a0, a1, strict=True), *zip(b0, b1, strict=True)]
-        if c > -math.inf
-    ]
-    split = sum(1 for c in a0 if c > -math.inf)
-    first, second = terms[:split], terms[split:]
+    parts = [(c0[np.isfinite(c0)], c1[np.isfinite(c0)]) for c0, c1 in ((a0, a1), (b0, b1))]
 
-    def at(x: float) -> tuple[float, float, float]:
-        value, slope, curve = 0.0, 0.0, 0.0
-        for part in (first, second):
-            zs = [c + s * x for c, s in part]
-            top = max(zs)
-            ws = [math.exp(z - top) for z in zs]
-            total = sum(ws)
-            mean = sum(w * s for w, (_, s) in zip(ws, part, strict=True)) / total
-            square = sum(w * s * s for w, (_, s) in zip(ws, part, strict=True)) / total
-            value += top + math.log(total)
-            slope += mean
-            curve += max(square - mean * mean, 0.0)
-        return value, slope, curve
+    def at(xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        value = np.zeros(xs.size)
+        slope = np.zeros(xs.size)
+        for c0, c1 in parts:
+            z = c0[:, None] + c1[:, None] * xs[None, :]
+            top = z.max(axis=0)
+            w = np.exp(z - top)
+            total = w.sum(axis=0)
+            value += top + np.log(total)
+            slope += (w * c1[:, None]).sum(axis=0) / total  # a log-sum-exp's slope: softmax mean
+        return value, slope
 
-    lo, (f_lo, g_lo, _) = 0.0, at(0.0)
-    if g_lo >= 0:
-        return f_lo
-    hi = scale
-    f_hi, g_hi, _ = at(hi)
-    for _ in range(200):  # push out until the slope turns up
-        if g_hi >= 0:
+    f, g = at(np.zeros(1))
+    if g[0] >= 0:
+        return float(f[0])
+    lo, f_lo, g_lo = 0.0, float(f[0]), float(g[0])
+    xs = guess * np.geomspace(1e-4, 1e4, 33)
+    for _ in range(8):  # widen until the slope turns up
+        f, g = at(xs)
+        if g[-1] >= 0:
             break
-        lo, f_lo, g_lo = hi, f_hi, g_hi
-        hi *= 4.0
-        f_hi, g_hi, _ = at(hi)
+        lo, f_lo, g_lo = float(xs[-1]), float(f[-1]), float(g[-1])
+        xs = xs[-1] * np.geomspace(2, 1e8, 32)
     else:
-        return -math.inf  # the canary's exposure dwarfs the baseline's: no evidence either way
-    x = lo
-    for _ in range(100):
-        f_x, g_x, c_x = at(x)
-        if g_x < 0:
-            lo, f_lo, g_lo = x, f_x, g_x
-        else:
-            hi, f_hi, g_hi = x, f_x, g_x
-        if hi - lo <= 1e-9 * hi:
-            break
-        step = x - g_x / c_x if c_x > 0 else math.nan
-        if not lo < step < hi:
-            step = 0.5 * (lo + hi)
-        if abs(step - x) <= 1e-10 * hi:  # converged from one side: close the bracket
-            probe = step + (1e-9 * hi if g_x < 0 else -1e-9 * hi)
-            step = min(max(probe, lo), hi)
-        x = step
-    if g_hi - g_lo <= 0:
+        # the slope stays negative: the canary's requests outnumber the baseline's about 5 to 1
+        # or more, and no baseline rate can be ruled out; no evidence either way
+        return -math.inf
+    for _ in range(3):
+        k = int(np.argmax(g >= 0))
+        if k > 0:
+            lo, f_lo, g_lo = float(xs[k - 1]), float(f[k - 1]), float(g[k - 1])
+        hi, f_hi, g_hi = float(xs[k]), float(f[k]), float(g[k])
+        xs = np.linspace(lo, hi, 33)[1:]
+        f, g = at(xs)
+    if g_hi <= g_lo:
         return min(f_lo, f_hi)
     cross = (f_hi - f_lo + g_lo * lo - g_hi * hi) / (g_lo - g_hi)
     return min(f_lo, f_hi, f_lo + g_lo * (cross - lo))
 
 
 def _conditional_evidence(
-    b_err: np.ndarray, b_req: np.ndarray, c_err: np.ndarray, c_req: np.ndarray, phi: float
-) -> tuple[float, float, int]:
-    """Evidence from each step's split of its errors between canary and baseline.
+    b_err: np.ndarray,
+    b_req: np.ndarray,
+    c_err: np.ndarray,
+    c_req: np.ndarray,
+    phi: float,
+    grid: tuple[np.ndarray, np.ndarray],
+) -> tuple[float, int]:
+    """(log e-value from each step's split of its errors between canary and baseline, robust
+    to a blip; the blip step or -1).
 
     Given a step's total errors, the canary's count is binomial with share
     r*n_c/(n_b + r*n_c); under "no regression" (r <= 1) each step's likelihood ratio for r > 1
@@ -498,31 +537,38 @@ def _conditional_evidence(
     supermartingale with no nuisance parameter; so is the weighted average over the ratios.
     """
     ok = (b_req > 0) & (c_req > 0)
-    r = RATIO_GRID[:, None]
+    ratios, log_weights = grid
+    r = ratios[:, None]
     total = b_err + c_err
     with np.errstate(divide="ignore", invalid="ignore"):
         per_step = c_err * np.log(r) + total * np.log((b_req + c_req) / (b_req + r * c_req))
         share = c_req / (b_req + c_req)
     per_step = np.where(ok, per_step, 0.0) / phi
     totals = per_step.sum(axis=1)
-    full = _log_mix(totals)
-    blip = _blip(np.where(ok, c_err - total * share, 0.0))
+    full = _log_mix(totals, log_weights)
+    expected = np.where(ok, total * share, 0.0)
+    spread = np.sqrt(phi * expected * np.where(ok, 1 - share, 0.0))
+    blip = _blip(np.where(ok, c_err - expected, 0.0), spread)
     if blip < 0:
-        return full, full, -1
-    return full, min(full, _log_mix(totals - per_step[:, blip])), blip
+        return full, blip
+    return min(full, _log_mix(totals - per_step[:, blip], log_weights)), blip
 
 
-def _blip(excess: np.ndarray) -> int:
-    """The step carrying most of the canary's excess errors, or -1 when none does.
+def _blip(excess: np.ndarray, spread: np.ndarray) -> int:
+    """The step that stands out from the canary's others (a blip), or -1 when none does.
 
-    The evidence then used is the minimum of the e-values with and without that step: at most
-    the e-value, so still valid, and one bad step alone can never roll back.
+    A step stands out when its excess errors are more than BLIP_FACTOR times the next largest
+    step's (a sustained regression raises every step alike) and BLIP_SIGMAS times its own
+    expected spread (not noise). The evidence then used is the minimum of the e-values with and
+    without that step: at most the e-value, so still valid; one bad step never rolls back.
     """
     if excess.size == 0:
         return -1
-    worst = int(np.argmax(excess))
-    positive = float(np.clip(excess, 0, None).sum())
-    return worst if excess[worst] > 0 and excess[worst] > BLIP_SHARE * positive else -1
+    order = np.argsort(excess)
+    worst = int(order[-1])
+    runner_up = max(float(excess[order[-2]]), 0.0) if excess.size > 1 else 0.0
+    stands_out = excess[worst] > BLIP_FACTOR * runner_up
+    return worst if stands_out and excess[worst] > BLIP_SIGMAS * spread[worst] else -1
 
 
 def _error_bounds(e_b: float, n_b: float, e_c: float, n_c: float) -> tuple[float, float]:
@@ -556,6 +602,10 @@ def _judge_values(spec: MetricSpec, baseline: Side, canary: Side, look: _Look) -
     sequence, is_canary = _ordered(b_t, b_v, c_t, c_v)
     # the average of the tests' martingales is itself one: no Bonferroni between them
     log_e = _log_mean_exp(np.array([_conformal_evidence(sequence, is_canary, s) for s in tests]))
+    # neighbouring minutes are alike (slow minutes come in runs), which exchangeability ignores:
+    # count the evidence at the effective sample size of an AR(1) series, as phi does for counts
+    rho = _autocorrelation(b_t, b_v)
+    log_e *= (1 - rho) / (1 + rho)
     confidence = _confidence(log_e, look.n_metrics)
     fired = log_e >= math.log(1 / look.alpha) and c_v.size >= MIN_VALUES_TO_REGRESS
     tail = _tail(spec, b_v, c_v) if spec.kind == "latency" else None
@@ -573,7 +623,12 @@ def _judge_values(spec: MetricSpec, baseline: Side, canary: Side, look: _Look) -
         what = "its level got worse" if level else "it became erratic (tail up)"
         return call("regressed", f"{summary}; {confidence:.2%} confident {what}: regression")
     if fired:
-        summary += f"; a real change but below the {spec.effect_floor:.0%} bar"
+        worse = max(_worse(spec.direction, after - before), tail.worse if tail else -math.inf)
+        summary += (
+            f"; a real change but below the {spec.effect_floor:.0%} bar"
+            if worse > 0
+            else "; a real change, for the better"
+        )
     missing = _missing(_present(c_t, look), look)
     if missing:
         return call(
@@ -581,7 +636,7 @@ def _judge_values(spec: MetricSpec, baseline: Side, canary: Side, look: _Look) -
         )
     if c_v.size < MIN_VALUES_FOR_HEALTHY:
         return call("inconclusive", f"{summary}; too few canary points yet")
-    if _values_ruled_out(spec, c_v, before, tail):
+    if _values_ruled_out(spec, b_v, c_v, before, tail):
         return call(
             "healthy",
             f"{summary}; a {spec.effect_floor:.0%} change is ruled out at "
@@ -591,16 +646,22 @@ def _judge_values(spec: MetricSpec, baseline: Side, canary: Side, look: _Look) -
 
 
 def _value_tests(spec: MetricSpec) -> list[str]:
-    tests = {"increase": ["up"], "decrease": ["down"], "either": ["up", "down"]}[spec.direction]
-    return [*tests, "spread"] if spec.kind == "latency" else tests
+    """Latency: distance from the running median (a shift either way or a wider spread; the
+    materiality check then asks whether it got worse). Gauges: the value, in the bad direction."""
+    if spec.kind == "latency":
+        return ["spread"]
+    return {"increase": ["up"], "decrease": ["down"], "either": ["up", "down"]}[spec.direction]
 
 
-def _values(points: Sequence[Point], now: int, after: float = -math.inf):
-    kept = sorted((t, v) for t, v in points if after < t <= now and _finite(v))
-    return (
-        np.array([p[0] for p in kept], dtype=float),
-        np.array([p[1] for p in kept], dtype=float),
-    )
+def _values(
+    points: Sequence[Point], now: int, after: float = -math.inf
+) -> tuple[np.ndarray, np.ndarray]:
+    """(times, values) with after < t <= now, in time order; missing (NaN) values dropped."""
+    table = np.array(points, dtype=float).reshape(-1, 2)
+    t, v = table[:, 0], table[:, 1]
+    keep = (t > after) & (t <= now) & np.isfinite(v)
+    order = np.argsort(t[keep], kind="stable")
+    return t[keep][order], v[keep][order]
 
 
 def _ordered(b_t, b_v, c_t, c_v) -> tuple[np.ndarray, np.ndarray]:
@@ -625,15 +686,53 @@ def _conformal_evidence(values: np.ndarray, is_canary: np.ndarray, score: str) -
     size = positions + 1
     mask = np.arange(values.size)[None, :] <= positions[:, None]
     if score == "spread":  # distance from the median of everything seen so far
-        centres = np.array([np.median(values[:i]) for i in size])
+        centres = _running_medians(values, size)
         scores = np.abs(values[None, :] - centres[:, None])
         own = scores[np.arange(positions.size), positions]
     else:
         scores = np.broadcast_to(values if score == "up" else -values, mask.shape)
         own = scores[0, positions]
     p = ((scores >= own[:, None]) & mask).sum(axis=1) / size
-    log_bets = np.log(KAPPAS)[:, None] + (KAPPAS[:, None] - 1) * np.log(p)[None, :]
-    return _log_mean_exp(log_bets.sum(axis=1))
+    return _log_mean_exp(_log_bets(p).sum(axis=1))
+
+
+def _running_medians(values: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The median of values[:size] for each (increasing) size, by insertion into a sorted list."""
+    seen = sorted(values[: sizes[0]].tolist())
+    medians = []
+    for i, size in enumerate(sizes):
+        if i:
+            for value in values[sizes[i - 1] : size].tolist():
+                bisect.insort(seen, value)
+        half = size // 2
+        medians.append(seen[half] if size % 2 else 0.5 * (seen[half - 1] + seen[half]))
+    return np.array(medians)
+
+
+def _log_bets(p: np.ndarray) -> np.ndarray:
+    """log f(p) for each calibrator (rows) and p-value (columns); each f is nonincreasing and
+    integrates to 1 over [0, 1], which is what keeps conservative p-values valid."""
+    k = POWER_CALIBRATORS[:, None]
+    power = np.log(k) + (k - 1) * np.log(p)[None, :]
+    p0, w = STEP_CALIBRATORS[:, :1], STEP_CALIBRATORS[:, 1:]
+    step = np.where(p[None, :] <= p0, np.log(w / p0), np.log((1 - w) / (1 - p0)))
+    return np.vstack([power, step])
+
+
+def _autocorrelation(times: np.ndarray, values: np.ndarray) -> float:
+    """Lag-one rank autocorrelation of the baseline's per-step values, in [0, 0.9]."""
+    steps, index, counts = np.unique(times, return_inverse=True, return_counts=True)
+    if steps.size < MIN_AUTOCORRELATION_POINTS:
+        return 0.0
+    if counts.max() == 1:
+        per_step = values[np.argsort(times, kind="stable")]
+    else:
+        per_step = np.array([np.median(values[index == i]) for i in range(steps.size)])
+    ranks = np.argsort(np.argsort(per_step, kind="stable"), kind="stable").astype(float)
+    if np.ptp(ranks[:-1]) == 0 or np.ptp(ranks[1:]) == 0:
+        return 0.0
+    rho = float(np.corrcoef(ranks[:-1], ranks[1:])[0, 1])
+    return min(max(rho, 0.0), MAX_AUTOCORRELATION)
 
 
 def _present(times: np.ndarray, look: _Look) -> np.ndarray:
@@ -657,8 +756,8 @@ class _Tail:
 def _tail(spec: MetricSpec, base: np.ndarray, can: np.ndarray) -> _Tail:
     """The bad tail of the per-step values: the 90th percentile for "increase", the 10th for
     "decrease", whichever got relatively worse for "either"."""
-    hi_b, hi_c = np.quantile(base, TAIL_QUANTILE), np.quantile(can, TAIL_QUANTILE)
-    lo_b, lo_c = np.quantile(base, 1 - TAIL_QUANTILE), np.quantile(can, 1 - TAIL_QUANTILE)
+    lo_b, hi_b = np.quantile(base, [1 - TAIL_QUANTILE, TAIL_QUANTILE])
+    lo_c, hi_c = np.quantile(can, [1 - TAIL_QUANTILE, TAIL_QUANTILE])
     high = _Tail(f"p{TAIL_QUANTILE * 100:.0f}", float(hi_b), float(hi_c), float(hi_c - hi_b))
     low = _Tail(f"p{(1 - TAIL_QUANTILE) * 100:.0f}", float(lo_b), float(lo_c), float(lo_b - lo_c))
     if spec.direction == "increase":
@@ -672,34 +771,48 @@ def _material(spec: MetricSpec, worse: float, reference: float) -> bool:
     return worse >= spec.abs_floor and _relative(worse, reference) >= spec.effect_floor
 
 
-def _values_ruled_out(spec: MetricSpec, can: np.ndarray, before: float, tail: _Tail | None) -> bool:
-    """The canary median's 95% order-statistic bound (and the tail estimate) stay under the bar."""
+def _values_ruled_out(
+    spec: MetricSpec, base: np.ndarray, can: np.ndarray, before: float, tail: _Tail | None
+) -> bool:
+    """Order-statistic bounds keep the canary under the bar: the median at 95%, and for latency
+    the bad tail at 80% (the second-worst of 30 minutes: one blip does not decide it)."""
+    ordered = np.sort(can)
     bar = max(spec.effect_floor * abs(before), spec.abs_floor)
-    upper, lower = _median_bounds(np.sort(can))
+    upper, lower = _quantile_bounds(ordered, 0.5, BOUND_LEVEL)
     ok = {
         "increase": upper - before < bar,
         "decrease": before - lower < bar,
         "either": upper - before < bar and before - lower < bar,
     }[spec.direction]
-    return ok and not (tail is not None and _material(spec, tail.worse, tail.before))
+    if tail is None or not ok:
+        return ok
+    hi_b, lo_b = np.quantile(base, TAIL_QUANTILE), np.quantile(base, 1 - TAIL_QUANTILE)
+    hi_bound = _quantile_bounds(ordered, TAIL_QUANTILE, TAIL_BOUND_LEVEL)[0]
+    lo_bound = _quantile_bounds(ordered, 1 - TAIL_QUANTILE, TAIL_BOUND_LEVEL)[1]
+    high_ok = not _material(spec, hi_bound - hi_b, hi_b)
+    low_ok = not _material(spec, lo_b - lo_bound, lo_b)
+    return {"increase": high_ok, "decrease": low_ok, "either": high_ok and low_ok}[spec.direction]
 
 
-def _median_bounds(sorted_values: np.ndarray) -> tuple[float, float]:
-    """One-sided 95% order-statistic bounds on the median (inf when too few points)."""
-    n = sorted_values.size
-    for k in range(1, n + 1):
-        # P(at most k - 1 of n values fall above the median) = P(Bin(n, 1/2) <= k - 1)
-        if special.bdtr(k - 1, n, 0.5) >= BOUND_LEVEL:
-            return float(sorted_values[n - k]), float(sorted_values[k - 1])
-    return math.inf, -math.inf
+def _quantile_bounds(ordered: np.ndarray, q: float, level: float) -> tuple[float, float]:
+    """One-sided distribution-free bounds (upper, lower) on the q-quantile; +-inf when there
+    are too few points. The j-th smallest value is at least the quantile exactly when fewer
+    than j values fall below it, and that count is Binomial(n, q)."""
+    n = ordered.size
+    below = special.bdtr(np.arange(n), n, q)  # P(at most j - 1 below) for j = 1..n
+    ups = np.flatnonzero(below >= level)
+    lows = np.flatnonzero(1 - below >= level)
+    upper = float(ordered[ups[0]]) if ups.size else math.inf
+    lower = float(ordered[lows[-1]]) if lows.size else -math.inf
+    return upper, lower
 
 
 # ---------------------------------------------------------------------------- small helpers
 
 
-def _log_mix(log_ratios: np.ndarray) -> float:
-    """log of the weighted average over RATIO_GRID of exp(log_ratios)."""
-    x = log_ratios + LOG_RATIO_WEIGHTS
+def _log_mix(log_ratios: np.ndarray, log_weights: np.ndarray) -> float:
+    """log of the weighted average of exp(log_ratios)."""
+    x = log_ratios + log_weights
     top = float(np.max(x))
     return top + math.log(float(np.sum(np.exp(x - top))))
 
@@ -711,7 +824,9 @@ def _log_mean_exp(x: np.ndarray) -> float:
 
 def _confidence(log_e: float, multiplicity: float) -> float:
     """1 - the anytime-valid p-value min(1, multiplicity / e): >= 1 - ALPHA when it fires."""
-    return max(0.0, 1.0 - min(1.0, multiplicity * math.exp(-min(log_e, 700.0))))
+    if log_e <= math.log(multiplicity):
+        return 0.0
+    return 1.0 - multiplicity * math.exp(-min(log_e, 700.0))
 
 
 def _relative(change: float, reference: float) -> float:
