@@ -316,6 +316,21 @@ def report(
         f"- [{'pass' if ok else 'FAIL'}] {what}: {detail}" for what, ok, detail in targets(rows)
     )
     families = "\n".join(f"- **{family.name}**: {family.description}" for family in FAMILIES)
+    cell = {(row.family, row.judge): row for row in rows}
+    kayenta_nulls = [cell[(f.name, "Kayenta MW")] for f in FAMILIES if not f.regression]
+    kayenta_low = min(row.rolled_back / row.n for row in kayenta_nulls)
+    kayenta_high = max(row.rolled_back / row.n for row in kayenta_nulls)
+
+    def share(family: str) -> str:
+        row = cell[(family, "riskgate")]
+        return f"{row.rolled_back / row.n:.0%}"
+
+    def median(family: str, judge: str = "riskgate") -> str:
+        value = cell[(family, judge)].median_minutes
+        return "-" if value is None else f"{value:g}"
+
+    kayenta_shift = median("latency +30%", "Kayenta MW")
+
     return f"""{HEADING}
 
 Date: {datetime.now(UTC):%Y-%m-%d}. Machine: {machine()}.
@@ -363,8 +378,9 @@ How riskgate decides (`gate/verify.py`), and why looking every minute is safe:
 - Every test's evidence is an e-process: under "no regression" it is bounded by a nonnegative
   supermartingale that starts at 1, so by Ville's inequality the chance it *ever* reaches 1/a
   is at most a, however often it is looked at and whenever the watch stops. Kayenta re-runs a
-  fixed-sample 98% test on the growing data, and each look is a new chance to fail (6-19% of
-  the no-change scenarios above). The deployment's ALPHA is split evenly between its metrics.
+  fixed-sample 98% test on the growing data, and each look is a new chance to fail
+  ({kayenta_low:.0%}-{kayenta_high:.0%} of the no-change scenarios above). The deployment's
+  ALPHA is split evenly between its metrics.
 - Errors against the hour before the deploy: for a common error rate L, B(L) is an e-value from
   the baseline's counts that its rate is below L (a mixture of likelihood ratios, expectation
   exactly 1 at the true rate), and C(L) a Poisson mixture sequential probability ratio test of
@@ -394,12 +410,15 @@ How riskgate decides (`gate/verify.py`), and why looking every minute is safe:
 What this costs, and where it stops:
 
 - Latency evidence is rank-based and corrected for autocorrelation, so even a large shift
-  takes 3-6 minutes (each minute's p-value is at best 1/61 against a 60-minute baseline);
-  Kayenta flags it in 1-2 minutes, at the price of the false rollbacks above. A variance x3
-  increase lifts the bad minutes' p99 by about 23%, just over the 20% bar, and is caught about
-  a third of the time; x4 (+36%) about 70%.
-- A gradual drift rolls back once the canary's median as a whole is 20% worse (about 18
-  minutes into a ramp that reaches +20% at minute 10).
+  needs several minutes (median {median("latency +30%")} min for +30%; each minute's
+  p-value is at best 1/61 against a 60-minute baseline); Kayenta flags it in a median
+  {kayenta_shift} min, at the price of the false rollbacks above. A variance x3 increase
+  lifts the bad minutes' p99 by about 23%, just over the 20% bar, and is caught in
+  {share("latency variance x3")} of the scenarios; x4 (+36%) in {share("latency variance x4")}.
+  Healthy needs an 80% bound on the bad tail under the bar, so most of the rest end
+  inconclusive rather than healthy.
+- A gradual drift rolls back once the canary's median as a whole is 20% worse (median
+  {median("gradual drift")} min into a ramp that reaches +20% at minute 10).
 - The errors test is exact for Poisson counts; the 1/phi correction and the autocorrelation
   correction are approximations, checked here by the noisy no-change family.
 - Against a baseline before the deploy, a daily ramp in the error ratio itself is

@@ -408,7 +408,7 @@ def judge(scenario: Annotated[Path, typer.Argument(help="a recorded scenario (JS
     """Replay a post-deploy scenario through the judge, step by step, and print its verdict."""
     from gate.judge_cli import judge_command
 
-    raise typer.Exit(judge_command(scenario, sys.stdout))
+    raise typer.Exit(judge_command(scenario, sys.stdout, sys.stderr))
 
 
 @app.command()
