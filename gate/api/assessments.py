@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
+from gate.api.params import RowId
 from gate.store import assessments, audit
 from gate.store.tables import Assessment
 
@@ -45,7 +46,7 @@ async def _get(request: Request, assessment_id: int) -> Assessment:
 
 
 @router.get("/api/v1/assessments/{assessment_id}")
-async def get_assessment(request: Request, assessment_id: int) -> dict[str, Any]:
+async def get_assessment(request: Request, assessment_id: RowId) -> dict[str, Any]:
     return _view(await _get(request, assessment_id))
 
 
@@ -54,7 +55,7 @@ def _row(*cells: str, tag: str = "td") -> str:
 
 
 @router.get("/assessments/{assessment_id}", response_class=HTMLResponse)
-async def assessment_page(request: Request, assessment_id: int) -> HTMLResponse:
+async def assessment_page(request: Request, assessment_id: RowId) -> HTMLResponse:
     row = await _get(request, assessment_id)
     db = request.app.state.services.db
     trail = await run_in_threadpool(audit.entries, db, None, None, row.id)

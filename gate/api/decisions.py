@@ -40,7 +40,7 @@ async def list_decisions(
     sha: Annotated[str | None, Query(description="a commit SHA or its prefix (4+ hex)")] = None,
     since: Annotated[str | None, Query(description="ISO date or datetime; UTC if no zone")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> dict[str, Any]:
     try:
         check_repository(repo)

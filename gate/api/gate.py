@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from datetime import timedelta
 from typing import Literal
@@ -14,6 +13,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from gate.api.auth import CallerDep
+from gate.api.params import RowId
 from gate.approvals import VoteRequest, approver_words, cast_vote
 from gate.assess import assess_change
 from gate.context import Services
@@ -115,7 +115,7 @@ def _assess(services: Services, body: AssessmentIn) -> AssessmentOut:
             report = parse_coverage(
                 content, body.coverage.format, repo_paths=repo_paths(mirror, body.head)
             )
-        except (binascii.Error, CoverageError) as error:
+        except (ValueError, CoverageError) as error:  # binascii.Error is a ValueError
             raise HTTPException(422, f"coverage refused: {error}") from None
     index = services.indexes.update(mirror, branch)
     loaded = services.policies.load(repo.full_name, mirror, f"refs/heads/{branch}")
@@ -242,7 +242,7 @@ def _vote(
 
 @router.post("/deployments/{deployment_id}/finished", response_model=DeploymentOut)
 async def deployment_finished(
-    request: Request, caller: CallerDep, deployment_id: int, body: FinishedIn
+    request: Request, caller: CallerDep, deployment_id: RowId, body: FinishedIn
 ) -> DeploymentOut:
     services = request.app.state.services
 
@@ -278,7 +278,7 @@ async def deployment_finished(
 async def vote_on_deployment(
     request: Request,
     caller: CallerDep,
-    deployment_id: int,
+    deployment_id: RowId,
     verdict: Literal["approve", "reject"],
     body: VoteIn,
 ) -> DeploymentOut:

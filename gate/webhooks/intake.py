@@ -67,7 +67,7 @@ async def receive_delivery(request: Request) -> JSONResponse:
     try:
         payload = _parse(body, request.headers.get("content-type", "application/json"))
         text = body.decode("utf-8")
-    except (ValueError, KeyError, UnicodeDecodeError) as error:
+    except (ValueError, KeyError, UnicodeDecodeError, RecursionError) as error:
         return _problem(400, f"body is not a JSON object: {error}", event)
     installation = payload.get("installation")
     repository = payload.get("repository")
@@ -101,7 +101,9 @@ async def receive_delivery(request: Request) -> JSONResponse:
 
 
 def _int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    # GitHub's ids fit a signed 64-bit column; anything else is not an id we can store
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    return value if is_int and 0 < value < 2**63 else None
 
 
 def _str_or_none(value: Any) -> str | None:
