@@ -15,7 +15,6 @@ if TYPE_CHECKING:
 Verdict = Literal["pass", "review", "hold"]
 
 VERDICT_FOR_LEVEL: dict[Level, Verdict] = {"low": "pass", "medium": "review", "high": "hold"}
-_SEVERITY: dict[Verdict, int] = {"pass": 0, "review": 1, "hold": 2}
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,3 @@ def decide(
 def _few(paths: Sequence[str], limit: int = 3) -> str:
     shown = ", ".join(paths[:limit])
     return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
-
-
-def stricter(a: Verdict, b: Verdict) -> Verdict:
-    return a if _SEVERITY[a] >= _SEVERITY[b] else b

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePosixPath
-from typing import Literal
+from typing import Literal, get_args
 
 Kind = Literal[
     "source",
@@ -18,18 +18,7 @@ Kind = Literal[
     "binary",
     "other",
 ]
-KINDS: tuple[Kind, ...] = (
-    "source",
-    "test",
-    "config",
-    "build",
-    "migration",
-    "infra",
-    "docs",
-    "generated",
-    "binary",
-    "other",
-)
+KINDS: tuple[Kind, ...] = get_args(Kind)
 
 
 def _words(text: str) -> frozenset[str]:

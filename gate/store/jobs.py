@@ -120,16 +120,3 @@ def count_by_state(db: Database) -> dict[str, int]:
     with db.session() as session:
         rows = session.execute(select(Job.state, func.count()).group_by(Job.state)).all()
     return {state: count for state, count in rows}
-
-
-def has_runnable(db: Database, now: datetime | None = None) -> bool:
-    now = now or utcnow()
-    with db.session() as session:
-        return (
-            session.scalar(
-                select(func.count())
-                .select_from(Job)
-                .where((Job.state == "queued") & (Job.run_after <= now))
-            )
-            or 0
-        ) > 0
