@@ -73,8 +73,8 @@ class LevelResult:
     latencies_ms: list[float]
     errors: list[str]  # the first few non-201 answers
     cpu_seconds: float = 0.0  # the generator's
-    server_cpu_s: float = 0.0  # the service process, over the same window
-    git_cpu_s: float = 0.0  # its waited-for children (git), over the same window
+    server_cpu_s: float = 0.0  # the service's Python process(es), over the same window
+    git_cpu_s: float = 0.0  # its git processes, kept or ended, over the same window
     machine_cpu_s: float = 0.0  # every process on the machine, over the same window
 
 
@@ -289,11 +289,40 @@ def register(
 
 
 def process_cpu(pid: int) -> tuple[float, float]:
-    """(own, waited-for children's) CPU seconds of a process: the service and its git runs."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    own = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    children = (int(fields[13]) + int(fields[14])) / CLOCK_TICKS
-    return own, children
+    """(service, git) CPU seconds of the service's process tree.
+
+    Service: its Python processes (with `--workers`, the supervisor and each worker). Git: the
+    git processes alive now (the kept `cat-file` and `diff-tree`) and every child the service
+    has waited for (the git runs it started and that ended).
+    """
+    service = git = 0.0
+    for process in _process_tree(pid):
+        try:
+            head, _, rest = Path(f"/proc/{process}/stat").read_text().rpartition(")")
+        except FileNotFoundError:
+            continue  # ended meanwhile: its parent counts it once it is waited for
+        fields = rest.split()
+        own = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        waited = (int(fields[13]) + int(fields[14])) / CLOCK_TICKS
+        if head.partition("(")[2] == "git":
+            git += own + waited
+        else:
+            service += own
+            git += waited
+    return service, git
+
+
+def _process_tree(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        process = todo.pop()
+        found.append(process)
+        for task in Path(f"/proc/{process}/task").glob("*/children"):
+            try:
+                todo.extend(int(child) for child in task.read_text().split())
+            except FileNotFoundError:
+                continue
+    return found
 
 
 # ---- profiles ---------------------------------------------------------------------------------
@@ -382,13 +411,15 @@ def _git_caller(frames: list[str]) -> str:
     return " <- ".join(reversed(names[max(0, at - 2) : at])) or "?"
 
 
-def spy(pid: int, output: Path, idle: bool) -> subprocess.Popen[bytes]:
+def spy(pid: int, output: Path, idle: bool, workers: int) -> subprocess.Popen[bytes]:
     """py-spy sampling `pid` until interrupted (idle: also threads that wait: wall-clock)."""
     executable = Path(sys.executable).parent / "py-spy"
     if not executable.exists():
         raise RuntimeError("--profile needs py-spy: pip install py-spy")
     command = [str(executable), "record", "--pid", str(pid), "--rate", "97", "--format", "raw"]
     command += ["--threads", "--nonblocking", "--output", str(output)]
+    if workers > 1:
+        command.append("--subprocesses")  # the uvicorn workers under the supervisor
     if idle:
         command.append("--idle")
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -417,8 +448,8 @@ class LevelReport:
     p99_ms: float
     max_ms: float
     non_201: dict[str, int]
-    server_cpu_ms: float  # per assessment, the service process
-    git_cpu_ms: float  # per assessment, its git subprocesses
+    server_cpu_ms: float  # per assessment, the service's Python process(es)
+    git_cpu_ms: float  # per assessment, its git processes
     generator_cpu_s: float
     others_cpu_s: float  # the rest of the machine meanwhile: noise
     quiet_before: bool
@@ -485,7 +516,10 @@ def run(args: argparse.Namespace, work: Path) -> Report:
         env = gate_env(work, url, private_key, github.url, str(work / "remotes" / "{full_name}"))
         env["GATE_OIDC_JWKS_PATH"] = str(jwks)
         db = Database(url)
-        server = start_service(gate_command(port), env, port, work / "gate.log")
+        command = gate_command(port) + (
+            ["--workers", str(args.workers)] if args.workers > 1 else []
+        )
+        server = start_service(command, env, port, work / "gate.log")
         try:
             started = time.perf_counter()
             mirror = work / "mirrors" / "octo-org" / "shop.git"
@@ -529,7 +563,7 @@ def profile(
     for name, concurrency, idle in (("cpu", highest, False), ("wall", 1, True)):
         output = args.profile / f"api-{name}-c{concurrency}.txt"
         wait_until_quiet(args.quiet_wait)
-        spied = spy(server.process.pid, output, idle)
+        spied = spy(server.process.pid, output, idle, args.workers)
         try:
             result = run_level(server, token, pairs, concurrency, args.seconds)
         finally:
@@ -545,7 +579,8 @@ def print_report(report: Report, args: argparse.Namespace) -> None:
     database_name = (args.database_url or "sqlite").split(":", 1)[0]
     print(
         f"\nassessments through POST /api/v1/assessments: {report.commits:,} commits, warm index, "
-        f"database {database_name}, {args.seconds:g} s per level, "
+        f"database {database_name}, {args.workers} service process(es), "
+        f"{args.seconds:g} s per level, "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n{machine()}"
     )
     header = (
@@ -598,6 +633,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--profile", type=Path, help="py-spy the service; raw stacks here")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--workers", type=int, default=1, help="gate serve --workers N")
     args = parser.parse_args(argv)
     if not WEBHOOKS.is_dir() or not OPENAPI_PATH.is_file():
         parser.error("../shared (webhook payloads, GitHub's OpenAPI description) is missing")

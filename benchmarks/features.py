@@ -117,9 +117,7 @@ def breakdown(
             notes=diff.notes,
         )
     )
-    history = steps["history features"].time(
-        lambda: index.features(change, rules, services.service_of)
-    )
+    history = steps["history features"].time(lambda: index.features(change, rules, services))
     return vector.merge(history).values
 
 

@@ -26,7 +26,7 @@ from benchmarks.synthrepo import (
 )
 from gate.features.diff import change_entropy, subsystem
 from gate.features.history import DEFAULT_FIX_PATTERN, HISTORY_FEATURES, HistoryIndex
-from training.mine import mine
+from training.mine import GIT_PROCESSES, mine
 
 TARGET_SECONDS = 60.0
 TARGET_SPEEDUP = 10.0
@@ -71,7 +71,7 @@ def git_floor(repo: Path, what: str, args: list[str], commits: int) -> Timed:
 
 
 def time_mine(repo: Path, rev: str, commits: int, what: str) -> tuple[Timed, dict[str, Any]]:
-    """mine() over `rev`'s history, rows consumed as a stream; the read phase timed apart."""
+    """mine() over `rev`'s history, rows consumed as a stream; the index phase timed apart."""
     switched: list[float] = []
 
     def progress(stage: str, _done: int) -> None:
@@ -88,8 +88,11 @@ def time_mine(repo: Path, rev: str, commits: int, what: str) -> tuple[Timed, dic
     seconds = time.perf_counter() - started
     if rows != commits:
         raise AssertionError(f"mine() yielded {rows} rows for {commits} commits")
-    read = (switched[0] - started) if switched else seconds
-    note = f"read (git log -p + parse) {read:.1f} s, features {seconds - read:.1f} s"
+    first_row = (switched[0] - started) if switched else seconds
+    note = (
+        f"history index, then the first row: {first_row:.1f} s; rows (git log -p in "
+        f"{GIT_PROCESSES} processes + features): {seconds - first_row:.1f} s"
+    )
     return Timed(what, rows, seconds, cpu_seconds() - cpu, note), sample
 
 
@@ -274,8 +277,8 @@ def _status_kb(field_name: str) -> int:
 def child(repo: Path, rev: str, stub_history: bool = False) -> None:
     """Mine `rev`'s history in this process, rows as a stream; print one JSON line of figures.
 
-    stub_history replaces HistoryIndex.features (whose cost grows with history) by a constant, so
-    long histories can be measured for memory: the index and phase one are built all the same.
+    stub_history replaces HistoryIndex.features by a constant: the index is built all the same,
+    so memory is measured without the time the history features take.
     """
     import resource
 
@@ -283,11 +286,11 @@ def child(repo: Path, rev: str, stub_history: bool = False) -> None:
         missing = dict.fromkeys(HISTORY_FEATURES)
         HistoryIndex.features = lambda *_args, **_kwargs: dict(missing)  # type: ignore[method-assign]
 
-    read_rss: list[int] = []
+    index_rss: list[int] = []
 
     def progress(stage: str, _done: int) -> None:
-        if stage == "features" and not read_rss:
-            read_rss.append(_status_kb("VmRSS"))
+        if stage == "features" and not index_rss:
+            index_rss.append(_status_kb("VmRSS"))
 
     baseline = _status_kb("VmRSS")
     started, rows = time.perf_counter(), 0
@@ -299,7 +302,7 @@ def child(repo: Path, rev: str, stub_history: bool = False) -> None:
         "rows": rows,
         "seconds": seconds,
         "baseline_mb": baseline / 1024,
-        "after_read_mb": (read_rss[0] if read_rss else 0) / 1024,
+        "after_index_mb": (index_rss[0] if index_rss else 0) / 1024,
         "peak_mb": _status_kb("VmHWM") / 1024,
         "git_peak_mb": git_kb / 1024,
     }
@@ -317,7 +320,7 @@ def memory(args: argparse.Namespace) -> dict[str, Any]:
     )
     print(f"machine: {machine()}")
     if args.stub_history:
-        print("history features STUBBED (memory of the index and phase one only; rows/s not real)")
+        print("history features STUBBED (memory of the index and the stream only; rows/s not real)")
     started = time.perf_counter()
     repo: SynthRepo = cached(spec, fresh=args.fresh)
     print(
@@ -329,7 +332,7 @@ def memory(args: argparse.Namespace) -> dict[str, Any]:
     print(wait_for_quiet(args.quiet_wait))
     sizes = sorted({min(size, len(shas)) for size in args.sizes})
     print(
-        f"\n  {'commits':>8} {'wall s':>8} {'rows/s':>8} {'base MB':>8} {'after read MB':>14} "
+        f"\n  {'commits':>8} {'wall s':>8} {'rows/s':>8} {'base MB':>8} {'after index MB':>14} "
         f"{'peak RSS MB':>12} {'git peak MB':>12}"
     )
     measured: list[dict[str, Any]] = []
@@ -355,7 +358,7 @@ def memory(args: argparse.Namespace) -> dict[str, Any]:
         print(
             f"  {figures['rows']:>8,} {figures['seconds']:8.1f} "
             f"{figures['rows'] / figures['seconds']:8.0f} {figures['baseline_mb']:8.0f} "
-            f"{figures['after_read_mb']:14.0f} {figures['peak_mb']:12.0f} "
+            f"{figures['after_index_mb']:14.0f} {figures['peak_mb']:12.0f} "
             f"{figures['git_peak_mb']:12.0f}",
             flush=True,
         )
@@ -414,8 +417,8 @@ def main() -> None:
     parser.add_argument(
         "--stub-history",
         action="store_true",
-        help="memory runs only: history features replaced by a constant (same index, same phase "
-        "one), to reach lengths where their current cost makes a run too long",
+        help="memory runs only: history features replaced by a constant (the same index is "
+        "built), to measure memory without their time",
     )
     parser.add_argument("--child", nargs=2, metavar=("REPO", "REV"), help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -13,16 +13,19 @@ from gate import __version__, logs, metrics
 from gate.api import assessments as assessments_api
 from gate.api import coverage as coverage_api
 from gate.api import decisions as decisions_api
+from gate.api import evidence as evidence_api
 from gate.api import gate as gate_api
 from gate.api import operations
 from gate.api import report as report_api
 from gate.api.oidc import OIDCVerifier
 from gate.context import Services
 from gate.github import GitHubApp, RetryPolicy
+from gate.gitobjects import ObjectReaders
 from gate.indexes import HistoryIndexes
 from gate.jobs import Worker
 from gate.mirror import Mirrors
 from gate.model import load_model
+from gate.model_registry import HistoryMinimum, ModelRegistry
 from gate.policy_loader import PolicyLoader
 from gate.settings import Settings, load_settings
 from gate.store import Database
@@ -54,14 +57,18 @@ def build_services(
         transport=github_transport,
         retry=retry,
     )
+    default_model = load_model(settings.model_path)
+    minimum = HistoryMinimum(settings.repo_model_min_rows, settings.repo_model_min_failures)
+    objects = ObjectReaders()  # one kept `git cat-file` per mirror, shared by all below
     return Services(
         settings=settings,
         db=db,
-        policies=PolicyLoader(db),
-        model=load_model(settings.model_path),
-        mirrors=Mirrors(settings.mirror_dir),
+        policies=PolicyLoader(db, objects),
+        model=default_model,
+        models=ModelRegistry(db, default_model, minimum),
+        mirrors=Mirrors(settings.mirror_dir, objects),
         github=github_app.for_installation,
-        indexes=HistoryIndexes(),
+        indexes=HistoryIndexes(objects=objects),
     )
 
 
@@ -83,6 +90,7 @@ def create_app(
             yield
         finally:
             worker.stop()
+            services.mirrors.objects.close()
             services.db.dispose()
 
     app = FastAPI(title="riskgate", version=__version__, lifespan=lifespan)
@@ -105,6 +113,7 @@ def create_app(
     metrics.install_job_state_collector(lambda: count_by_state(services.db))
     app.include_router(intake.router)
     app.include_router(operations.router)
+    app.include_router(evidence_api.router)
     app.include_router(assessments_api.router)
     app.include_router(coverage_api.router)
     app.include_router(decisions_api.router)

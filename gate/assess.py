@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,11 +16,23 @@ from gate.features.compute import compute_features
 from gate.features.coverage import CoverageReport, added_line_numbers, coverage_features
 from gate.features.history import HistoryIndex, MessageRules
 from gate.features.services import Service
-from gate.model import RiskModel, Score
+from gate.gitobjects import ObjectReader
+from gate.model import Level, RiskModel, Score
 from gate.policy import Decision, DecisionContext, decide
 
 if TYPE_CHECKING:
     from gate.policy_config import Policy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ShadowScore:
+    """What the repository's model in shadow says of a change; recorded, never acted on."""
+
+    model_version: str
+    probability: float
+    level: Level
 
 
 @dataclass
@@ -33,6 +47,18 @@ class AssessmentResult:
     model_version: str = ""
     services: list[Service] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)  # the changed files
+    shadow: ShadowScore | None = None
+
+
+def incident_features(
+    touched: Sequence[Service], incidents: Mapping[str, int] | None
+) -> dict[str, float | None]:
+    """service_incidents_90d: regressions the watch found in the touched services (or in no one
+    service); missing where the store's outcomes are not at hand (`gate assess`, training)."""
+    if incidents is None:
+        return {}
+    count = incidents.get("*", 0) + sum(incidents.get(service.name, 0) for service in touched)
+    return {"service_incidents_90d": float(count)}
 
 
 def assess_change(
@@ -48,14 +74,22 @@ def assess_change(
     notes: list[str] | None = None,
     policy: Policy | None = None,
     now: datetime | None = None,
+    shadow: RiskModel | None = None,
+    objects: ObjectReader | None = None,
+    service_incidents: Mapping[str, int] | None = None,
 ) -> AssessmentResult:
-    computed = compute_features(repo, base, head, index=index, rules=rules, services=services)
-    added = added_line_numbers(computed.diff.patch) if computed.diff.patch else {}
+    computed = compute_features(
+        repo, base, head, index=index, rules=rules, services=services, objects=objects
+    )
+    # only coverage needs the added lines, and finding them parses the whole patch again
+    patch = computed.diff.patch if coverage is not None else None
+    added = added_line_numbers(patch) if patch else {}
     touched = [change.path for change in computed.diff.changes]
     coverage_values, coverage_notes = coverage_features(coverage, added, touched)
     report_notes = coverage.notes[:3] if coverage is not None else []
     vector = computed.vector.merge(
-        coverage_values, [*(notes or []), *coverage_notes, *report_notes]
+        {**coverage_values, **incident_features(computed.services, service_incidents)},
+        [*(notes or []), *coverage_notes, *report_notes],
     )
     score = model.score(vector)
     context = ExplainContext(services=[(s.name, s.tier) for s in computed.services])
@@ -76,7 +110,19 @@ def assess_change(
         model_version=model.version,
         services=computed.services,
         paths=touched,
+        shadow=shadow_score(shadow, vector) if shadow is not None else None,
     )
+
+
+def shadow_score(shadow: RiskModel, vector: FeatureVector) -> ShadowScore | None:
+    """The shadow model's score of the vector the decision used, or None when it cannot score."""
+    try:
+        scored = shadow.score(vector)
+    except Exception:
+        # a model under trial must never cost a change its decision
+        log.warning("shadow model %s could not score the change", shadow.version, exc_info=True)
+        return None
+    return ShadowScore(shadow.version, scored.probability, scored.level)
 
 
 def _uncovered_by_file(

@@ -39,9 +39,17 @@ def serve(
     import uvicorn
 
     try:
-        load_settings().require_github_app()
+        settings = load_settings()
+        settings.require_github_app()
     except SettingsError as error:
         raise _fail(str(error)) from None
+    if workers > 1:
+        from gate.store import Database
+
+        # once, here: N processes migrating one schema at the same moment collide
+        db = Database(settings.database_url)
+        db.migrate()
+        db.dispose()
     uvicorn.run(
         "gate.app:serve_app", factory=True, host=host, port=port, workers=workers, log_config=None
     )
@@ -229,27 +237,84 @@ def label(
 @app.command()
 def train(
     table: Annotated[Path | None, typer.Argument(help="a labelled table (Parquet)")] = None,
+    repo: Annotated[
+        Path | None,
+        typer.Option(help="train this repository's own model: mine, label, train, judge in shadow"),
+    ] = None,
+    repository: Annotated[
+        str | None, typer.Option(help="with --repo: owner/name (default: from its origin remote)")
+    ] = None,
+    promote: Annotated[
+        str, typer.Option(help="with --repo: auto (when better on the recent window) or never")
+    ] = "auto",
+    recent_days: Annotated[
+        int | None, typer.Option(help="with --repo: leave the newest days unlabelled (90)")
+    ] = None,
+    outcomes: Annotated[
+        Path | None, typer.Option(help="with --repo: rollbacks/incidents (CSV or JSON)")
+    ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="where to write the model (bundled: data/models/default)")
+        Path | None,
+        typer.Option(
+            help="where to write the model (default: ./model; with --repo "
+            "GATE_MODEL_DIR/OWNER/NAME/VERSION; bundled: data/models/default)"
+        ),
     ] = None,
     data_dir: Annotated[
         Path | None, typer.Option(help="retrain the bundled model from the ISSTA'21 data instead")
     ] = None,
+    dask_scheduler: Annotated[
+        str | None,
+        typer.Option(help="train on this Dask cluster (tcp://HOST:8786) with xgboost.dask"),
+    ] = None,
     seed: int = 0,
     as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
 ) -> None:
-    """Train, calibrate and threshold an XGBoost model on a labelled table (or the bundled one)."""
+    """Train, calibrate and threshold an XGBoost model: on a labelled table, on one repository's
+    history (--repo), or the bundled one (--data-dir)."""
     if data_dir is not None:
         from training.bundle import train_default_model
 
         figures = train_default_model(data_dir, out or Path("data/models/default"), seed=seed)
         console.print_json(json.dumps(figures, default=str))
         return
-    if table is None:
-        raise _fail("give a labelled table, or --data-dir to retrain the bundled model")
-    from training.cli_commands import train_command
+    from training.cli_commands import train_command, train_repo_command
 
-    raise typer.Exit(train_command(table, out or Path("model"), seed=seed, as_json=as_json))
+    if repo is not None:
+        raise typer.Exit(
+            train_repo_command(
+                repo,
+                repository=repository,
+                out_dir=out,
+                promote=promote,
+                seed=seed,
+                recent_days=recent_days,
+                outcomes_path=outcomes,
+                dask_scheduler=dask_scheduler,
+                as_json=as_json,
+            )
+        )
+    if table is None:
+        raise _fail(
+            "give a labelled table, --repo to train a repository's model, or --data-dir to "
+            "retrain the bundled model"
+        )
+    raise typer.Exit(
+        train_command(
+            table, out or Path("model"), seed=seed, as_json=as_json, dask_scheduler=dask_scheduler
+        )
+    )
+
+
+@app.command()
+def models(
+    repository: Annotated[str | None, typer.Option(help="owner/name (default: all)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Repositories' own models: promoted, in shadow or retired, and how they compared."""
+    from training.cli_commands import models_command
+
+    raise typer.Exit(models_command(repository, as_json))
 
 
 @app.command()
@@ -412,6 +477,46 @@ def judge(scenario: Annotated[Path, typer.Argument(help="a recorded scenario (JS
 
 
 @app.command()
+def watches(
+    watch: Annotated[int | None, typer.Argument(help="one watch's id: its verdict as JSON")] = None,
+    repo: Annotated[str | None, typer.Option(help="owner/name (default: all)")] = None,
+    scenario: Annotated[
+        bool, typer.Option(help="print what the watch saw, as `gate judge` replays it")
+    ] = False,
+) -> None:
+    """Post-deploy watches, newest first, and the freezes still in force."""
+    from gate.watch_cli import list_watches, show_watch
+
+    if watch is None:
+        raise typer.Exit(list_watches(_database(), repo, sys.stdout))
+    raise typer.Exit(show_watch(_database(), watch, scenario, sys.stdout))
+
+
+@app.command()
+def unfreeze(
+    repo: Annotated[str, typer.Argument(help="owner/name")],
+    environment: Annotated[str, typer.Argument(help="the frozen environment")],
+    user: Annotated[str, typer.Option("--as", help="your GitHub login")],
+    reason: Annotated[str, typer.Option(help="why deployments may go out again")],
+) -> None:
+    """Lift the deploy freeze a regression set, before its incident issue is closed."""
+    from gate.watch_cli import unfreeze as lift
+
+    raise typer.Exit(lift(_database(), repo, environment, user.lstrip("@"), reason))
+
+
+@app.command()
+def outcomes(
+    out: Annotated[Path, typer.Option(help="CSV (sha,rule,ref) for `gate label --outcomes`")],
+    repo: Annotated[str | None, typer.Option(help="owner/name (default: all)")] = None,
+) -> None:
+    """The deployed changes that riskgate's watch found failure-causing: labels for training."""
+    from gate.watch_cli import write_outcomes
+
+    raise typer.Exit(write_outcomes(_database(), repo, out))
+
+
+@app.command()
 def jobs(
     state: Annotated[str, typer.Option(help="queued, running, done or failed")] = "failed",
     limit: int = 50,
@@ -437,6 +542,39 @@ def jobs(
             (job.last_error or "")[:120],
         )
     console.print(table)
+
+
+token_app = typer.Typer(help="API tokens: for CI jobs, approvers and admins.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    repo: Annotated[str | None, typer.Option(help="OWNER/NAME: the token's repository")] = None,
+    admin: Annotated[
+        bool, typer.Option(help="read every repository's assessments, decisions and reports")
+    ] = False,
+    user: Annotated[
+        str | None, typer.Option(help="the GitHub login it acts for (approvals through the API)")
+    ] = None,
+    name: Annotated[str, typer.Option(help="what it is for, to revoke it by")] = "ci",
+) -> None:
+    """Print a new API token; it is shown once and stored only as a digest."""
+    from gate.token_cli import create_command
+
+    raise typer.Exit(create_command(_database(), repo, admin, user, name, sys.stdout))
+
+
+@token_app.command("revoke")
+def token_revoke(
+    name: Annotated[str, typer.Argument(help="the name it was created with")],
+    repo: Annotated[str | None, typer.Option(help="OWNER/NAME")] = None,
+    admin: Annotated[bool, typer.Option(help="revoke admin tokens of that name")] = False,
+) -> None:
+    """Revoke a repository's (or the admin) tokens of that name."""
+    from gate.token_cli import revoke_command
+
+    raise typer.Exit(revoke_command(_database(), repo, admin, name, sys.stdout))
 
 
 def main() -> None:

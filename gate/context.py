@@ -9,6 +9,7 @@ from gate.github import GitHubAPI
 from gate.indexes import HistoryIndexes
 from gate.mirror import Mirrors
 from gate.model import RiskModel
+from gate.model_registry import ModelChoice, ModelRegistry
 from gate.policy_loader import PolicyLoader
 from gate.settings import Settings
 from gate.store import Database
@@ -18,11 +19,17 @@ from gate.store import Database
 class Services:
     settings: Settings
     db: Database
-    model: RiskModel
+    model: RiskModel  # the bundled default
     mirrors: Mirrors
     github: Callable[[int], GitHubAPI]
     indexes: HistoryIndexes
     policies: PolicyLoader
+    models: ModelRegistry
+
+    def model_for(self, repository: str) -> ModelChoice:
+        """The repository's own promoted model when it has one with enough history, else the
+        default; and its model in shadow, if any."""
+        return self.models.for_repository(repository)
 
     def details_url(self, assessment_id: int) -> str:
         return f"{str(self.settings.public_url).rstrip('/')}/assessments/{assessment_id}"

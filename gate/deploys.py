@@ -8,12 +8,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from gate.assess import AssessmentResult, assess_change
+from gate.commit_range import merge_base
 from gate.context import Services
-from gate.gitcmd import first_parent, git, merge_base
+from gate.gitcmd import first_parent, git
 from gate.github import Repo
 from gate.policy import DecisionContext, decide
-from gate.policy_loader import LoadedPolicy
 from gate.repo_config import repo_services
+from gate.repository_context import RepositoryContext
+from gate.rollback import active_freezes
 from gate.store import audit
 from gate.store import deployments as store
 from gate.store.jobs import enqueue
@@ -38,13 +40,13 @@ class DeploymentAssessment:
 
 def assess_deployment(
     services: Services,
-    mirror: Path,
+    context: RepositoryContext,
     deployment: Deployment,
-    loaded: LoadedPolicy,
     now: datetime | None = None,
 ) -> DeploymentAssessment:
     """Score the changes since the environment's last good deploy, and decide under the policy."""
     now = now or utcnow()
+    mirror, loaded, objects = context.mirror, context.policy, context.objects
     base = deployment.base_sha or first_parent(mirror, deployment.sha)
     if base == deployment.sha:
         return DeploymentAssessment(
@@ -57,18 +59,22 @@ def assess_deployment(
             None,
             [],
         )
-    diff_base = merge_base(mirror, base, deployment.sha)
-    index = services.indexes.get(mirror).index
-    service_map, _notes = repo_services(mirror, deployment.sha)
+    diff_base = merge_base(objects, mirror, base, deployment.sha)
+    index = context.index
+    service_map, _notes = repo_services(mirror, deployment.sha, objects)
+    chosen = services.model_for(deployment.repository)
     range_result = assess_change(
         mirror,
         diff_base,
         deployment.sha,
-        services.model,
+        chosen.model,
+        shadow=chosen.shadow,
         index=index,
         services=service_map,
         policy=loaded.policy,
         now=now,
+        objects=objects,
+        service_incidents=context.incidents,
     )
     commits = []
     for sha in _commits(mirror, diff_base, deployment.sha)[:MAX_COMMITS_SCORED]:
@@ -76,14 +82,15 @@ def assess_deployment(
             mirror,
             first_parent(mirror, sha),
             sha,
-            services.model,
+            chosen.model,
             index=index,
             services=service_map,
+            objects=objects,
         )
         commits.append((sha, scored.score.probability, scored.score.level))
     commits.sort(key=lambda item: item[1], reverse=True)
     probability = max([range_result.score.probability, *(p for _, p, _ in commits)])
-    model_level = services.model.artifact.thresholds.level(probability)
+    model_level = chosen.model.artifact.thresholds.level(probability)
     decision = decide(
         probability,
         model_level,
@@ -91,6 +98,10 @@ def assess_deployment(
         DecisionContext(paths=range_result.paths, now=now),
     )
     verdict, rules = decision.verdict, list(decision.rules)
+    frozen = _frozen(services, deployment, range_result)
+    if frozen and decision.mode == "enforce":
+        verdict = "hold"
+        rules.append(frozen)
     failures = store.recent_failures(services.db, deployment.repository, deployment.environment)
     if failures and verdict == "review" and decision.mode == "enforce":
         verdict = "hold"
@@ -101,10 +112,27 @@ def assess_deployment(
         level=decision.level,
         verdict=verdict,
         rules=rules,
-        reasons=_reasons(services, deployment, range_result, commits, now),
+        reasons=[frozen] * bool(frozen)
+        + _reasons(services, deployment, range_result, commits, now),
         range_result=range_result,
         commits=commits,
     )
+
+
+def _frozen(services: Services, deployment: Deployment, result: AssessmentResult) -> str | None:
+    """A regression froze a service this change set touches (or the whole environment)."""
+    touched = {service.name for service in result.services}
+    hits = [
+        freeze
+        for freeze in active_freezes(services.db, deployment.repository, deployment.environment)
+        if freeze.service == "*" or freeze.service in touched
+    ]
+    if not hits:
+        return None
+    what = ", ".join(sorted({"every service" if f.service == "*" else f.service for f in hits}))
+    incidents = sorted({f"#{f.incident_issue}" for f in hits if f.incident_issue})
+    since = f" (incident {', '.join(incidents)})" if incidents else ""
+    return f"{what} frozen in {deployment.environment} after a regression{since} -> hold"
 
 
 def _commits(mirror: Path, base: str, head: str) -> list[str]:
@@ -150,7 +178,7 @@ def record_assessment(
             feature_schema_version=(
                 scored.range_result.features.schema_version if scored.range_result else None
             ),
-            model_version=services.model.version,
+            model_version=services.model_for(deployment.repository).model.version,
             score=scored.probability,
             level=scored.level,
             decision=scored.verdict,
@@ -159,6 +187,10 @@ def record_assessment(
             policy_version=policy_version,
             held_at=utcnow() if scored.verdict == "hold" else None,
         )
+        shadow = scored.range_result.shadow if scored.range_result else None
+        if shadow is not None:  # the change set as a whole, as the shadow model sees it
+            row.shadow_model_version = shadow.model_version
+            row.shadow_score, row.shadow_level = shadow.probability, shadow.level
         session.add(row)
         session.flush()
         return row.id
@@ -183,7 +215,7 @@ def settle(
         subject=f"{deployment.environment} deployment {deployment.id}",
         assessment_id=deployment.assessment_id,
         policy_version=policy_version,
-        model_version=services.model.version,
+        model_version=services.model_for(deployment.repository).model.version,
     )
     store.update(
         services.db,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from pathlib import Path
 
@@ -67,3 +68,17 @@ def merge_base(repo: Path, base: str, head: str) -> str:
     if not output:
         raise GitError(f"git merge-base: {base} and {head} share no history")
     return output
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """End a kept git process: close its input, wait for it to exit, kill it if it does not."""
+    if process.stdin is not None:
+        with contextlib.suppress(OSError):
+            process.stdin.close()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+    if process.stdout is not None:
+        process.stdout.close()

@@ -87,6 +87,20 @@ class GitHubAPI(Protocol):
 
     def last_successful_deployment(self, repo: Repo, environment: str) -> str | None: ...
 
+    def create_deployment_status(
+        self, repo: Repo, deployment_id: int, state: str, description: str
+    ) -> None: ...
+
+    def dispatch_workflow(
+        self, repo: Repo, workflow: str, ref: str, inputs: dict[str, str]
+    ) -> None: ...
+
+    def create_deployment(
+        self, repo: Repo, ref: str, environment: str, description: str, payload: dict[str, Any]
+    ) -> int: ...
+
+    def create_issue(self, repo: Repo, title: str, body: str, labels: list[str]) -> int: ...
+
     def access_token(self) -> str: ...
 
 
@@ -286,6 +300,49 @@ class InstallationClient:
             if statuses and statuses[0].get("state") == "success":
                 return str(deployment["sha"])
         return None
+
+    def create_deployment_status(
+        self, repo: Repo, deployment_id: int, state: str, description: str
+    ) -> None:
+        body = {"state": state, "description": description[:140]}
+        self._call(
+            lambda gh: gh.rest.repos.create_deployment_status(
+                repo.owner, repo.name, deployment_id, data=body
+            )
+        )
+
+    def dispatch_workflow(
+        self, repo: Repo, workflow: str, ref: str, inputs: dict[str, str]
+    ) -> None:
+        """workflow_dispatch: the workflow's file name or id, on a branch or tag."""
+        workflow_id: int | str = int(workflow) if workflow.isdigit() else workflow
+        body = {"ref": ref, "inputs": inputs}
+        self._call(
+            lambda gh: gh.rest.actions.create_workflow_dispatch(
+                repo.owner, repo.name, workflow_id, data=body
+            )
+        )
+
+    def create_deployment(
+        self, repo: Repo, ref: str, environment: str, description: str, payload: dict[str, Any]
+    ) -> int:
+        body = {
+            "ref": ref,
+            "environment": environment,
+            "description": description[:140],
+            "payload": payload,
+            "auto_merge": False,
+            "required_contexts": [],  # a rollback must not wait for the checks of an old commit
+        }
+        response = self._call(
+            lambda gh: gh.rest.repos.create_deployment(repo.owner, repo.name, data=body)
+        )
+        return int(response.json()["id"])
+
+    def create_issue(self, repo: Repo, title: str, body: str, labels: list[str]) -> int:
+        data = {"title": title[:256], "body": body[:65_000], "labels": labels}
+        response = self._call(lambda gh: gh.rest.issues.create(repo.owner, repo.name, data=data))
+        return int(response.json()["number"])
 
     def remove_label(self, repo: Repo, number: int, label: str) -> None:
         try:

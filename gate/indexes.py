@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gate.features.gitlog import iter_records
 from gate.features.history import HistoryIndex, MessageRules, load_index, save_records
-from gate.gitcmd import git, resolve
+from gate.gitcmd import git
+from gate.gitobjects import ObjectReaders
 
 INDEXED_REFS = "refs/riskgate/indexed/"
 
@@ -17,17 +21,22 @@ INDEXED_REFS = "refs/riskgate/indexed/"
 class _Loaded:
     index: HistoryIndex
     lock: threading.Lock
+    file_size: int  # of the index file when this process last read or wrote it
+    tips: dict[str, str] = field(default_factory=dict)  # branch -> the tip this index covers
 
 
 class HistoryIndexes:
     """One index per repository, next to its mirror: `<mirror>.history.jsonl`.
 
     The file is an append-only log of commit records; `refs/riskgate/indexed/<branch>` in the
-    mirror says how far each branch is indexed, so an update reads only the new commits.
+    mirror says how far each branch is indexed, so an update reads only the new commits. Several
+    processes may serve one mirror: they append under a file lock, and each reloads the file
+    when it grew by another's hand.
     """
 
-    def __init__(self, rules: MessageRules | None = None) -> None:
+    def __init__(self, rules: MessageRules | None = None, objects: ObjectReaders | None = None):
         self.rules = rules or MessageRules()
+        self.objects = objects or ObjectReaders()
         self._loaded: dict[Path, _Loaded] = {}
         self._guard = threading.Lock()
 
@@ -39,24 +48,55 @@ class HistoryIndexes:
         with self._guard:
             loaded = self._loaded.get(mirror)
             if loaded is None:
-                loaded = _Loaded(load_index(self.file_for(mirror)), threading.Lock())
+                path = self.file_for(mirror)
+                size = _size(path)
+                loaded = _Loaded(load_index(path), threading.Lock(), size)
                 self._loaded[mirror] = loaded
             return loaded
 
     def update(self, mirror: Path, branch: str) -> HistoryIndex:
         """Index the commits of `branch` not indexed yet; return the index."""
         loaded = self.get(mirror)
-        with loaded.lock:
-            tip = resolve(mirror, f"refs/heads/{branch}")
-            if tip is None:
-                return loaded.index
+        tip = self.objects.get(mirror).commit_sha(f"refs/heads/{branch}")
+        if tip is None:
+            return loaded.index
+        if loaded.tips.get(branch) == tip:
+            return loaded.index  # the common case: nothing pushed since the last look
+        with loaded.lock, _file_lock(self.file_for(mirror)):
+            self._catch_up(mirror, loaded)
             indexed_refs = git(mirror, "for-each-ref", "--format=%(refname)", INDEXED_REFS)
             exclude = [f"^{ref}" for ref in indexed_refs.decode().split()]
             records = iter_records(mirror, [tip, *exclude], self.rules)
             new = [record for record in records if record.sha not in loaded.index]
             new.reverse()  # oldest first
-            save_records(new, self.file_for(mirror))
+            if new:
+                save_records(new, self.file_for(mirror))
+                loaded.file_size = _size(self.file_for(mirror))
             for record in new:
                 loaded.index.add(record)
             git(mirror, "update-ref", f"{INDEXED_REFS}{branch}", tip)
+            loaded.tips[branch] = tip
             return loaded.index
+
+    def _catch_up(self, mirror: Path, loaded: _Loaded) -> None:
+        """Reload the file when another process appended to it since this one read it."""
+        path = self.file_for(mirror)
+        if _size(path) != loaded.file_size:
+            loaded.index = load_index(path)
+            loaded.file_size = _size(path)
+            loaded.tips.clear()
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+@contextmanager
+def _file_lock(index_file: Path) -> Iterator[None]:
+    index_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(index_file.with_name(index_file.name + ".lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from gate import deploys, metrics
+from gate import deploys, metrics, watch
 from gate.context import Services
 from gate.github import GitHubUnavailable
 from gate.logs import delivery_context
@@ -71,6 +71,7 @@ JOB_FUNCTIONS: dict[str, tuple[JobFunction, GiveUpFunction | None]] = {
     "process_delivery": (process_delivery, give_up_delivery),
     "index_repository": (installation.index_repository, None),
     "answer_deployment": (deploys.answer_deployment, deploys.answer_failed),
+    watch.JOB: (watch.look, watch.gave_up),
 }
 
 

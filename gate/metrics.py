@@ -29,6 +29,14 @@ ASSESSMENTS = Counter("gate_assessments", "Changes assessed, by risk level", ["l
 GITHUB_REQUESTS = Counter(
     "gate_github_requests", "Requests sent to GitHub, by method and status", ["method", "status"]
 )
+WATCH_LOOKS = Counter(
+    "gate_watch_looks",
+    "Post-deploy watch looks, by what they saw: healthy, inconclusive, regressed, prometheus_error",
+    ["outcome"],
+)
+ROLLBACKS = Counter(
+    "gate_rollbacks", "Regressions acted on, by action and outcome", ["action", "outcome"]
+)
 
 
 class JobStateCollector(Collector):

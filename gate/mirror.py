@@ -8,8 +8,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from gate.gitcmd import GitError, git, resolve
+from gate.gitobjects import ObjectReaders
 
 _SAFE_PART = re.compile(r"^[A-Za-z0-9._-]+$")
 
@@ -32,11 +34,22 @@ def clone_url(
     return payload_clone_url.replace("https://", f"https://x-access-token:{token}@", 1)
 
 
-class Mirrors:
-    """One bare mirror per repository under `root`; fetches into a mirror are serialised."""
+def web_url(api_url: str, full_name: str) -> str:
+    """The repository's https clone URL on github.com or a GitHub Enterprise Server."""
+    host = urlsplit(api_url).netloc
+    host = "github.com" if host == "api.github.com" else host
+    return f"https://{host}/{full_name}.git"
 
-    def __init__(self, root: Path) -> None:
+
+class Mirrors:
+    """One bare mirror per repository under `root`; fetches into a mirror are serialised.
+
+    `objects` keeps a reader open on each mirror, for lookups that need no git process.
+    """
+
+    def __init__(self, root: Path, objects: ObjectReaders | None = None) -> None:
         self.root = root
+        self.objects = objects or ObjectReaders()
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -59,11 +72,12 @@ class Mirrors:
     ) -> Path:
         """Fetch `refspecs` unless every commit in `need` is already there; return the mirror."""
         path = self.path(full_name)
+        # under the lock: a fetch in progress may have written a commit but not yet its tree
         with self._lock(full_name):
             if not (path / "HEAD").is_file():
                 path.mkdir(parents=True, exist_ok=True)
                 git(path, "init", "--quiet", "--bare")
-            if not refspecs or (not force_fetch and all(resolve(path, sha) for sha in need)):
+            if not refspecs or (not force_fetch and self._has_all(path, need)):
                 return path
             problems = []
             try:
@@ -87,6 +101,10 @@ class Mirrors:
                 why = f" ({'; '.join(problems)})" if problems else ""
                 raise MissingCommit(f"{full_name}: commits {', '.join(missing)} not found{why}")
             return path
+
+    def _has_all(self, path: Path, need: list[str]) -> bool:
+        objects = self.objects.get(path)
+        return all(objects.commit_sha(sha) for sha in need)
 
     def _fetch(self, path: Path, url: str, refspecs: list[str]) -> None:
         try:

@@ -32,6 +32,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from gate.codeowners import PathPattern, PatternError, is_valid_owner
 from gate.features.services import ServicesConfig, tier_word
 from gate.model import Thresholds
+from gate.rollback_config import RollbackPolicy, describe
 
 POLICY_PATH = ".github/risk-gate.yml"
 MAX_POLICY_BYTES = 1024 * 1024
@@ -325,7 +326,7 @@ class Policy(_Section):
     approvers: Approvers = Field(default_factory=Approvers)
     on_error: OnError = "fail-open"
     hold_expiry_hours: Annotated[float, Field(gt=0, strict=True, allow_inf_nan=False)] = 24.0
-    rollback: dict[str, Any] | None = None
+    rollback: RollbackPolicy | None = None
 
 
 DEFAULT_POLICY = Policy()
@@ -409,7 +410,7 @@ def policy_summary(policy: Policy) -> list[str]:
         _approvers_line(policy.approvers),
         _on_error_line(policy.on_error),
         f"hold expiry: {policy.hold_expiry_hours:g} hours",
-        _rollback_line(policy.rollback),
+        describe(policy.rollback),
     ]
 
 
@@ -461,12 +462,6 @@ def _on_error_line(on_error: OnError) -> str:
     if on_error == "fail-closed":
         return "on error: fail-closed (a deployment riskgate cannot assess is rejected)"
     return "on error: fail-open (a deployment riskgate cannot assess is approved, with a note)"
-
-
-def _rollback_line(rollback: dict[str, Any] | None) -> str:
-    if rollback is None:
-        return "rollback: not configured"
-    return f"rollback: configured ({', '.join(map(str, rollback)) or 'empty'})"
 
 
 def _describe_days(days: Sequence[Day], start: time | None, end: time | None) -> str:

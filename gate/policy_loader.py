@@ -10,9 +10,9 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gate.gitcmd import GitError, git
+from gate.gitobjects import ObjectReader, ObjectReaders
 from gate.policy_config import DEFAULT_POLICY, Policy, PolicyProblem, parse_policy
-from gate.repo_config import CONFIG_PATH
+from gate.repo_config import CONFIG_PATH, read_config_blob
 from gate.store import audit
 from gate.store.db import Database
 from gate.store.tables import PolicyCache
@@ -43,18 +43,22 @@ class LoadedPolicy:
 class PolicyLoader:
     """Parses each blob once; remembers each repository's last valid policy in the store."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, objects: ObjectReaders | None = None) -> None:
         self.db = db
+        self.objects = objects or ObjectReaders()
         self._parsed: dict[str, tuple[Policy | None, list[PolicyProblem], list[PolicyProblem]]] = {}
+        self._stored: dict[str, str] = {}  # repository -> the blob its stored last valid policy is
         self._lock = threading.Lock()
 
     def load(self, repository: str, mirror: Path, rev: str) -> LoadedPolicy:
-        blob = resolve_blob(mirror, rev)
-        if blob is None:
+        objects = self.objects.get(mirror)
+        found = objects.blob_at(rev, CONFIG_PATH)
+        if found is None:
             return LoadedPolicy(DEFAULT_POLICY, DEFAULT_VERSION)
-        policy, errors, warnings = self._parse(blob, mirror)
+        blob = found.sha
+        policy, errors, warnings = self._parse(blob, objects)
         if policy is not None:
-            self._remember(repository, blob, mirror)
+            self._remember(repository, blob, objects)
             return LoadedPolicy(policy, blob, [], warnings)
         audit.record(
             self.db,
@@ -67,26 +71,31 @@ class PolicyLoader:
         return self._last_valid(repository, errors)
 
     def _parse(
-        self, blob: str, mirror: Path
+        self, blob: str, objects: ObjectReader
     ) -> tuple[Policy | None, list[PolicyProblem], list[PolicyProblem]]:
         with self._lock:
             cached = self._parsed.get(blob)
         if cached is None:
-            result = parse_policy(_read_blob(mirror, blob))
+            result = parse_policy(read_config_blob(objects, blob))
             cached = (result.policy if result.ok else None, result.errors, result.warnings)
             with self._lock:
                 self._parsed[blob] = cached
         return cached
 
-    def _remember(self, repository: str, blob: str, mirror: Path) -> None:
+    def _remember(self, repository: str, blob: str, objects: ObjectReader) -> None:
+        with self._lock:
+            if self._stored.get(repository) == blob:
+                return
         with self.db.session() as session:
             row = session.get(PolicyCache, repository)
             if row is None or row.blob_sha != blob:
-                text = _read_blob(mirror, blob)
+                text = read_config_blob(objects, blob)
                 if row is None:
                     session.add(PolicyCache(repository=repository, blob_sha=blob, text=text))
                 else:
                     row.blob_sha, row.text = blob, text
+        with self._lock:
+            self._stored[repository] = blob
 
     def _last_valid(self, repository: str, errors: list[PolicyProblem]) -> LoadedPolicy:
         with self.db.session() as session:
@@ -96,18 +105,3 @@ class PolicyLoader:
             if result.ok and result.policy is not None:
                 return LoadedPolicy(result.policy, row.blob_sha, errors)
         return LoadedPolicy(DEFAULT_POLICY, DEFAULT_VERSION, errors)
-
-
-def resolve_blob(mirror: Path, rev: str) -> str | None:
-    """The blob SHA of the policy file at `rev`, or None when there is no such file."""
-    try:
-        found = git(mirror, "rev-parse", "--verify", "--quiet", f"{rev}:{CONFIG_PATH}")
-    except GitError:
-        return None
-    return found.decode().strip() or None
-
-
-def _read_blob(mirror: Path, blob: str) -> str:
-    return git(mirror, "cat-file", "blob", blob, max_bytes=4 * 1024 * 1024).decode(
-        "utf-8", "replace"
-    )

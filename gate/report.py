@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from gate.dora import DEFINITIONS as DORA_DEFINITIONS
+from gate.dora import DoraFigures, dora_figures, render_dora_text
 from gate.store import queries
 from gate.store.db import Database
 from gate.store.tables import Approval, Assessment, AuditEntry
@@ -43,6 +45,10 @@ DEFINITIONS = {
 }
 
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
 class ReportError(ValueError):
     """A report or audit request that cannot be answered as asked (bad repository, bad date)."""
 
@@ -54,7 +60,12 @@ def check_repository(repository: str) -> str:
 
 
 def parse_when(value: datetime | str, what: str = "date") -> datetime:
-    """An ISO date or datetime as aware UTC; a date or naive time is taken as UTC."""
+    """An ISO date or datetime as aware UTC; a date or naive time is taken as UTC.
+
+    Only EARLIEST..LATEST: at the calendar's ends, converting a time zone or stepping a week
+    leaves the years datetime can hold.
+    """
+    given = value
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.strip())
@@ -62,7 +73,15 @@ def parse_when(value: datetime | str, what: str = "date") -> datetime:
             raise ReportError(
                 f"{what} is not an ISO date or datetime (2024-06-01, 2024-06-01T09:00Z): {value!r}"
             ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        when = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        when = None
+    if when is None or not EARLIEST <= when < LATEST:
+        raise ReportError(
+            f"{what} must be from {EARLIEST:%Y-%m-%d} to before {LATEST:%Y-%m-%d}: {given!r}"
+        )
+    return when
 
 
 @dataclass(frozen=True)
@@ -123,6 +142,7 @@ class AutonomyReport:
     approvals_by_source: dict[str, int] = field(default_factory=dict)
     median_held_seconds: float | None = None
     weeks: list[WeekStats] = field(default_factory=list)
+    dora: DoraFigures | None = None
 
     @property
     def resolved(self) -> int:
@@ -172,7 +192,8 @@ class AutonomyReport:
             "approvals_by_source": dict(self.approvals_by_source),
             "refused_approvals": self.refused_approvals,
             "weeks": [week.to_json() for week in self.weeks],
-            "definitions": DEFINITIONS,
+            "dora": None if self.dora is None else self.dora.to_json(),
+            "definitions": {**DEFINITIONS, **{f"dora.{k}": v for k, v in DORA_DEFINITIONS.items()}},
         }
 
 
@@ -335,9 +356,10 @@ def autonomy_report(
     rows = queries.pr_assessments(db, repository, since, until)
     approvals = queries.approvals_for(db, [row.id for row in rows])
     entries = queries.decisions(db, repository, since=since, until=until)
-    return compute_report(
-        rows, approvals, entries, since, until, repository=repository, now=datetime.now(UTC)
-    )
+    now = datetime.now(UTC)
+    report = compute_report(rows, approvals, entries, since, until, repository=repository, now=now)
+    report.dora = dora_figures(db, repository, since, until or now)
+    return report
 
 
 # rendering
@@ -409,6 +431,8 @@ def render_text(report: AutonomyReport) -> str:
     ]
     lines += _shadow_lines(r) + _approval_lines(r) + ["", "Weekly trend (ISO weeks, UTC)"]
     lines += _week_table(r.weeks)
+    if r.dora is not None:
+        lines += ["", render_dora_text(r.dora)]
     return "\n".join(lines) + "\n"
 
 

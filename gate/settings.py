@@ -29,6 +29,15 @@ class Settings(BaseSettings):
     # clone URL with the installation token as the password.
     git_url_template: str | None = None
     model_path: Path = DEFAULT_MODEL_PATH
+    # per-repository models: <model_dir>/<owner>/<repo>/<version>/, registered in the database
+    model_dir: Path = Path("var/models")
+    # a repository's own model scores its changes only when it learnt from at least this much
+    repo_model_min_rows: int = Field(default=300, ge=1)
+    repo_model_min_failures: int = Field(default=30, ge=1)
+    # a new model is promoted only when the recent window holds this many failures (and as many
+    # clean changes) and its AUC there beats the current model's by this much
+    promotion_min_window_failures: int = Field(default=10, ge=1)
+    promotion_min_auc_gain: float = Field(default=0.01, ge=0.0, le=1.0)
     mirror_dir: Path = Path("var/mirrors")
     public_url: AnyHttpUrl = AnyHttpUrl("http://localhost:8000")
 

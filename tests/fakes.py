@@ -87,6 +87,10 @@ class FakeGitHub:
     permissions: dict[str, str] = field(default_factory=dict)  # login -> admin | write | ...
     reviews: list[dict[str, Any]] = field(default_factory=list)  # protection rule answers
     deployments: list[dict[str, Any]] = field(default_factory=list)  # newest first
+    deployment_statuses: list[dict[str, Any]] = field(default_factory=list)  # ones we post
+    dispatches: list[dict[str, Any]] = field(default_factory=list)  # workflow_dispatch events
+    created_deployments: list[dict[str, Any]] = field(default_factory=list)
+    issues: list[dict[str, Any]] = field(default_factory=list)
     token_lifetime: timedelta = timedelta(hours=1)
     faults: list[Fault] = field(default_factory=list)
     validate: bool = True
@@ -247,6 +251,25 @@ class FakeGitHub:
         if method == "GET" and re.fullmatch(r"/repos/[^/]+/[^/]+/deployments/\d+/statuses", path):
             deployment = next((d for d in self.deployments if d["id"] == int(parts[-2])), None)
             return 200, [{"state": s} for s in (deployment or {}).get("statuses", [])], {}
+        if method == "POST" and re.fullmatch(r"/repos/[^/]+/[^/]+/deployments/\d+/statuses", path):
+            self._ids += 1
+            status = {"id": self._ids, "deployment_id": int(parts[-2]), **body}
+            self.deployment_statuses.append(status)
+            return 201, status, {}
+        if method == "POST" and re.fullmatch(
+            r"/repos/[^/]+/[^/]+/actions/workflows/[^/]+/dispatches", path
+        ):
+            self.dispatches.append({"workflow": parts[-2], **body})
+            return 204, None, {}
+        if method == "POST" and re.fullmatch(r"/repos/[^/]+/[^/]+/deployments", path):
+            self._ids += 1
+            deployment = {"id": self._ids, "sha": body["ref"], **body}
+            self.created_deployments.append(deployment)
+            return 201, deployment, {}
+        if method == "POST" and re.fullmatch(r"/repos/[^/]+/[^/]+/issues", path):
+            issue = {"number": 900 + len(self.issues), "state": "open", **body}
+            self.issues.append(issue)
+            return 201, issue, {}
         if method == "POST" and re.fullmatch(r"/repos/[^/]+/[^/]+/issues/\d+/comments", path):
             comment = {"id": len(self.comments) + 1, "number": int(parts[4]), **body}
             self.comments.append(comment)

@@ -12,9 +12,13 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
+from sqlalchemy import select
 
+from gate.store.tables import Deployment
+from gate.store.tokens import create_token
 from tests.conftest import needs_shared, wait_until
 from tests.gitrepo import lines
 from tests.test_gate_api import api, jwks_file, oidc_token, risky, signing_keys  # noqa: F401
@@ -45,11 +49,18 @@ def served(api):  # noqa: F811
 
 
 @pytest.fixture
-def token_endpoint(signing_keys):  # noqa: F811
+def issued() -> list[str]:
+    """The OIDC tokens the runner's token endpoint handed out."""
+    return []
+
+
+@pytest.fixture
+def token_endpoint(signing_keys, issued):  # noqa: F811
     class Issuer(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             assert self.headers["Authorization"] == "Bearer runner-request-token"
-            body = json.dumps({"value": oidc_token(signing_keys)}).encode()
+            issued.append(oidc_token(signing_keys))
+            body = json.dumps({"value": issued[-1]}).encode()
             self.send_response(200)
             self.send_header("content-length", str(len(body)))
             self.end_headers()
@@ -113,3 +124,51 @@ def test_the_step_without_id_token_permission_says_what_to_fix(served, tmp_path)
     sha = project.repo.git("rev-parse", "HEAD")
     done, _ = run_step(url, "", project, sha, sha, tmp_path)
     assert done.returncode == 1 and "id-token: write" in done.stderr
+
+
+def approve_when_held(url: str, db, token: str) -> None:
+    """An approver releasing the deployment as soon as riskgate holds it."""
+
+    def held_deployment() -> Deployment | None:
+        with db.session() as session:
+            return session.scalars(select(Deployment).where(Deployment.state == "held")).first()
+
+    held = wait_until(held_deployment, what="a held deployment")
+    response = httpx.post(
+        f"{url}/api/v1/deployments/{held.id}/approve",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"reason": "watched the dashboards"},
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_the_step_waits_for_an_approver_with_fresh_tokens(
+    api,  # noqa: F811
+    served,
+    token_endpoint,
+    issued,
+    tmp_path,
+):
+    client, _ = api
+    url, project = served
+    base, head = risky(project)
+    db = client.app.state.services.db
+    alice = create_token(db, project.full_name, "laptop", actor="alice")
+    approver = threading.Thread(target=approve_when_held, args=(url, db, alice))
+    approver.start()
+    done, summary = run_step(
+        url,
+        token_endpoint,
+        project,
+        base,
+        head,
+        tmp_path,
+        RISKGATE_KIND="deploy",
+        RISKGATE_ENVIRONMENT="production",
+        RISKGATE_WAIT="true",
+        RISKGATE_POLL_SECONDS="0.2",
+    )
+    approver.join(30)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "**approved** by an approver" in summary
+    assert len(issued) >= 2  # the assessment's token, then a fresh one per look at the hold

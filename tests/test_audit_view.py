@@ -13,6 +13,7 @@ from gate.api import decisions as decisions_api
 from gate.audit_view import audit_command, describe, render_audit
 from gate.store import Database
 from gate.store.tables import AuditEntry
+from gate.store.tokens import create_token
 
 REPO = "octo-org/shop"
 PR = f"{REPO}#42"
@@ -277,8 +278,11 @@ def test_audit_command_refuses_a_bad_repository(db):
 
 
 def _with_router(client):
+    """The app's /api/v1/decisions, called with a token of REPO."""
     if not any(getattr(r, "path", None) == "/api/v1/decisions" for r in client.app.routes):
         client.app.include_router(decisions_api.router)
+    token = create_token(client.app.state.services.db, REPO, "test")
+    client.headers["Authorization"] = f"Bearer {token}"
     return client
 
 

@@ -92,7 +92,7 @@ def test_coverage_upload_refuses_bad_tokens_other_repositories_and_bad_reports(c
     broken = upload(
         {"Authorization": f"Bearer {token}"}, files={"file": ("lcov.info", b"SF:a.py\nDA:1,1\n")}
     )  # truncated
-    assert broken.status_code == 422 and "truncated" in broken.json()["detail"]
+    assert broken.status_code == 422 and "truncated" in broken.json()["detail"][0]["msg"]
     short_sha = upload({"Authorization": f"Bearer {token}"}, data={**form, "sha": "abc"})
     assert short_sha.status_code == 422
     with db.session() as session:

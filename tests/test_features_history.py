@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,15 @@ import pytest
 from gate.features.assemble import Services
 from gate.features.compute import compute_features
 from gate.features.gitlog import iter_records
-from gate.features.history import DAY, HistoryIndex, MessageRules, load_index, save_records
+from gate.features.history import (
+    DAY,
+    Change,
+    CommitRecord,
+    HistoryIndex,
+    MessageRules,
+    load_index,
+    save_records,
+)
 from gate.features.services import ServicesConfig
 from gate.gitcmd import first_parent
 from gate.indexes import HistoryIndexes
@@ -181,3 +190,56 @@ def test_services_from_a_mapping_replace_top_level_directories(history):
     # backend commits in the 90 days before day 100: c3 (day 9) is out; c4, c5, c6, c7 in
     assert c8["service_changes_90d"] == 4 and c8["service_reverts_90d"] == 1
     assert c8["author_new_to_service"] == 0
+
+
+def _changes_of(records: list[CommitRecord]) -> list[Change]:
+    """Each indexed commit as a change to assess, at its own time."""
+    changes = []
+    for record in records:
+        renamed = dict(record.renamed_from)
+        old_paths = [renamed.get(path, path) for path in record.paths]
+        changes.append(Change(record.time, record.author, "", old_paths, list(record.paths)))
+    return changes
+
+
+def test_queries_answer_the_same_whatever_order_commits_were_added_in(history):
+    repo, _ = history
+    newest_first = list(iter_records(repo.path, ["HEAD"], MessageRules()))
+    oldest_first, shuffled = HistoryIndex(), HistoryIndex()
+    for record in reversed(newest_first):
+        oldest_first.add(record)
+    for record in random.Random(7).sample(newest_first, len(newest_first)):
+        shuffled.add(record)
+    rules = MessageRules()
+    for change in _changes_of(newest_first):
+        assert shuffled.features(change, rules) == oldest_first.features(change, rules)
+
+
+def test_an_index_that_grows_after_queries_answers_as_one_built_at_once(history):
+    repo, _ = history
+    records = list(reversed(list(iter_records(repo.path, ["HEAD"], MessageRules()))))
+    config = ServicesConfig.model_validate({"backend": {"paths": ["api/", "core/"]}})
+    mappings = [None, Services(), Services(config=config)]
+    rules = MessageRules()
+    growing = HistoryIndex()
+    for record in records[:4]:
+        growing.add(record)
+    for change in _changes_of(records):  # builds every lazy structure on the first half
+        for services in mappings:
+            growing.features(change, rules, services)
+    for record in records[4:]:
+        growing.add(record)
+    whole = full_index(repo)
+    for change in _changes_of(records):
+        for services in mappings:
+            assert growing.features(change, rules, services) == whole.features(
+                change, rules, services
+            )
+
+
+def test_equal_service_mappings_share_a_fingerprint_and_different_ones_do_not():
+    config = ServicesConfig.model_validate({"backend": {"paths": ["api/"]}})
+    other = ServicesConfig.model_validate({"backend": {"paths": ["core/"]}})
+    assert Services(config=config).fingerprint == Services(config=config).fingerprint
+    assert Services(config=config).fingerprint != Services(config=other).fingerprint
+    assert Services().fingerprint != Services(config=config).fingerprint

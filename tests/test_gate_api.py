@@ -87,7 +87,10 @@ def test_an_actions_job_assesses_a_change_with_its_oidc_token(api, signing_keys)
     assert body["level"] in ("low", "medium", "high") and 0 <= body["score"] <= 1
     assert body["decision"] in ("pass", "review", "hold")
     assert body["details_url"].endswith(f"/assessments/{body['id']}")
-    fetched = client.get(f"/api/v1/assessments/{body['id']}").json()
+    fetched = client.get(
+        f"/api/v1/assessments/{body['id']}",
+        headers={"Authorization": f"Bearer {oidc_token(signing_keys)}"},
+    ).json()
     assert fetched["head_sha"] == head and fetched["kind"] == "pr"
 
 
@@ -139,7 +142,7 @@ def test_an_unknown_commit_is_a_clear_422(api, signing_keys):
     client, project = api
     sha = project.repo.git("rev-parse", "HEAD")
     response = assess(client, oidc_token(signing_keys), project, "f" * 40, sha)
-    assert response.status_code == 422 and "not found" in response.json()["detail"]
+    assert response.status_code == 422 and "not found" in response.json()["detail"][0]["msg"]
 
 
 def risky(project) -> tuple[str, str]:

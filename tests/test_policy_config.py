@@ -395,11 +395,16 @@ def test_a_bad_hold_expiry(value: str):
     assert (line, field) == (2, "hold_expiry_hours")
 
 
-def test_rollback_is_stored_as_written():
-    rollback = valid("rollback:\n  prometheus: {url: http://p:9090}\n  anything: [1, 2]\n").rollback
-    assert rollback == {"prometheus": {"url": "http://p:9090"}, "anything": [1, 2]}
+def test_rollback_is_validated_and_empty_means_no_watch():
+    rollback = valid("rollback:\n  prometheus: {url: 'http://p:9090/'}\n").rollback
+    assert rollback is not None and rollback.prometheus is not None
+    assert rollback.prometheus.url == "http://p:9090" and rollback.slis == ()
     assert valid("rollback:\n").rollback is None
-    assert valid("rollback: {}\n").rollback == {}
+    assert valid("rollback: {}\n").rollback is not None
+    assert the_error("rollback:\n  prometheus: {url: ftp://p}\n")[:2] == (
+        2,
+        "rollback.prometheus.url",
+    )
 
 
 def test_rollback_must_be_a_mapping():
@@ -443,8 +448,10 @@ def test_unknown_keys_in_nested_sections():
     ]
 
 
-def test_rollback_contents_are_not_checked_for_unknown_keys():
-    assert warnings(f"{APPROVERS}rollback:\n  whatever: 1\n") == []
+def test_unknown_keys_in_rollback_are_warnings_too():
+    assert warnings(f"{APPROVERS}rollback:\n  watch_minute: 1\n") == [
+        (4, "rollback", "unknown key 'watch_minute' (did you mean 'watch_minutes'?)")
+    ]
 
 
 # ---------------------------------------------------------------------------------- freeze windows
@@ -805,7 +812,9 @@ def test_the_example_file_is_valid_without_warnings():
     assert policy.freeze[0].timezone == "Europe/Berlin"
     assert policy.approvers.users and policy.approvers.teams
     assert policy.approvers.required_approvals == 1
-    assert policy.rollback is not None and "prometheus" in policy.rollback
+    assert policy.rollback is not None and policy.rollback.prometheus is not None
+    assert [sli.name for sli in policy.rollback.slis] == ["error ratio", "p90 latency"]
+    assert policy.rollback.settings_for("staging").act is False
     # Friday 2025-01-10 19:00 in Berlin: the weekend freeze; Christmas Eve: the year-end freeze
     assert active_freeze(policy, utc(2025, 1, 10, 18)) == policy.freeze[0]
     assert active_freeze(policy, utc(2025, 12, 24, 12)) == policy.freeze[1]
@@ -828,7 +837,9 @@ def test_the_example_summary_mentions_each_part():
         "approvers: users alice, bob; teams acme/release-managers; 1 approval required",
         "on error: fail-open",
         "hold expiry: 24 hours",
-        "rollback: configured (prometheus, slis, watch_minutes)",
+        "rollback: watch 2 SLI(s) at https://prometheus.acme.internal:9090 for 30 min in 60 s "
+        "steps against 60 min before; on a regression: dispatch workflow rollback.yml; "
+        "overrides for staging",
     ]:
         assert fragment in summary
 
@@ -864,7 +875,7 @@ def test_the_default_summary():
         "approvers: none (the repository's admins and maintainers release holds)",
         "on error: fail-open (a deployment riskgate cannot assess is approved, with a note)",
         "hold expiry: 24 hours",
-        "rollback: not configured",
+        "rollback: no post-deploy watch (no SLIs configured)",
     ]
     policy = valid(
         "thresholds: {hold_at_or_above: 0.8, pass_below: 0.1}\n"

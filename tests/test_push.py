@@ -45,6 +45,28 @@ def test_pushes_to_the_default_branch_extend_the_index(client, fake_github, remo
     assert index_file.read_text().count("\n") == 3  # appended, not rebuilt
 
 
+def test_a_fast_forward_to_a_commit_already_mirrored_moves_the_branch(
+    client, fake_github, remotes: Path
+):
+    project = ProjectRepo(remotes)
+    deliver(client, "push", push_payload(project.full_name, "refs/heads/master", project.base))
+    wait_until(lambda: outcomes(client) == ["done"], what="the first push")
+    services = client.app.state.services
+    head = project.pull_request(7, {"web/app.py": lines(85, "app")})
+    mirror = services.mirrors.ensure(
+        project.full_name,
+        str(remotes / project.full_name),
+        refspecs=["+refs/pull/7/head:refs/pull/7/head"],
+        need=[head],
+    )  # the PR head is mirrored, as when its check was scored
+    project.repo.git("merge", "--ff-only", "pr-7")  # merged with a fast-forward
+    deliver(client, "push", push_payload(project.full_name, "refs/heads/master", head))
+    wait_until(lambda: outcomes(client) == ["done", "done"], what="the push of the merge")
+    moved = project.repo.git("--git-dir", str(mirror), "rev-parse", "refs/heads/master")
+    assert moved.strip() == head
+    assert len(load_index(HistoryIndexes.file_for(mirror))) == 2
+
+
 def test_pushes_to_other_branches_are_not_indexed(client, fake_github, remotes: Path):
     project = ProjectRepo(remotes)
     deliver(client, "push", push_payload(project.full_name, "refs/heads/feature", project.base))

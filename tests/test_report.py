@@ -25,6 +25,7 @@ from gate.report import (
 )
 from gate.store import Database
 from gate.store.tables import Approval, Assessment, AuditEntry
+from gate.store.tokens import create_token
 
 REPO = "octo-org/shop"
 SINCE = datetime(2024, 6, 3, tzinfo=UTC)  # a Monday: ISO week 2024-W23 starts
@@ -389,8 +390,11 @@ def test_report_command_refuses_bad_dates_with_status_2(db):
 
 
 def _with_router(client):
+    """The app's /api/v1/report, called with a token of REPO."""
     if not any(getattr(r, "path", None) == "/api/v1/report" for r in client.app.routes):
         client.app.include_router(report_api.router)
+    token = create_token(client.app.state.services.db, REPO, "test")
+    client.headers["Authorization"] = f"Bearer {token}"
     return client
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from rich.console import Console
@@ -14,6 +17,10 @@ from gate.features.history import DEFAULT_FIX_PATTERN
 from gate.gitcmd import GitError
 from gate.model import ModelError
 from training.label import Outcome
+
+if TYPE_CHECKING:
+    from training.mine import Progress
+    from training.train import TrainConfig
 
 console = Console()
 errors = Console(stderr=True)
@@ -32,22 +39,29 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
 
 
-def mine_command(repo: Path, out_path: Path, revisions: list[str] | None = None) -> int:
-    """`gate mine`: every commit's feature row, oldest first, to Parquet."""
+@contextmanager
+def _mining_progress() -> Iterator[Progress]:
+    """A spinner with the stage and the commits done, on stderr."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=errors
+    ) as progress:
+        task = progress.add_task("mining", total=None)
+
+        def report(stage: str, done: int) -> None:
+            progress.update(task, description=f"{stage}: {done} commits")
+
+        yield report
+
+
+def mine_command(repo: Path, out_path: Path, revisions: list[str] | None = None) -> int:
+    """`gate mine`: every commit's feature row, oldest first, to Parquet."""
     from training.mine import mine
 
     rows = []
     try:
-        with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=errors
-        ) as progress:
-            task = progress.add_task("mining", total=None)
-
-            def report(stage: str, done: int) -> None:
-                progress.update(task, description=f"{stage}: {done} commits")
-
+        with _mining_progress() as report:
             rows = list(mine(repo, revisions, progress=report))
     except GitError as error:
         return _fail(str(error))
@@ -123,8 +137,12 @@ def train_command(
     search_configs: int | None = None,
     search_budget_s: float | None = None,
     as_json: bool = False,
+    dask_scheduler: str | None = None,
 ) -> int:
-    """`gate train`: fit, calibrate and threshold a model on a labelled table; write it."""
+    """`gate train`: fit, calibrate and threshold a model on a labelled table; write it.
+
+    With a Dask scheduler, the cluster's workers read the table and XGBoost trains there.
+    """
     from training.train import TrainConfig, TrainingError, train_model, with_overrides
 
     config = with_overrides(
@@ -135,13 +153,39 @@ def train_command(
         search_configs=search_configs,
         search_budget_s=search_budget_s,
     )
+    if dask_scheduler is not None and not _dask_installed():
+        return _fail(DASK_MISSING)
     try:
-        training = train_model(table_path, out_dir, config, log=_log)
+        if dask_scheduler is None:
+            training = train_model(table_path, out_dir, config, log=_log)
+        else:
+            from training.distributed import OnDask, dask_client, read_table
+
+            frame = read_table(table_path)
+            with dask_client(dask_scheduler) as client:
+                backend = OnDask(client, frame)
+                training = train_model(table_path, out_dir, config, log=_log, backend=backend)
     except (TrainingError, ModelError, OSError) as error:
         return _fail(str(error))
     if as_json:
         _print_json(training)
         return 0
+    _print_training(training)
+    console.print(f"model written to {out_dir} ({training['trees']} trees)")
+    return 0
+
+
+DASK_MISSING = "training on Dask needs the dask extra: pip install 'riskgate[dask]'"
+
+
+def _dask_installed() -> bool:
+    try:
+        return all(importlib.util.find_spec(name) for name in ("distributed", "dask.dataframe"))
+    except ModuleNotFoundError:  # dask.dataframe's parent, dask, is missing
+        return False
+
+
+def _print_training(training: dict[str, Any]) -> None:
     table = Table("part", "rows", "AUC", "PR-AUC", "Popt", "held", "failures held")
     for part in ("validation", "test"):
         figures = training["metrics"].get(part)
@@ -155,7 +199,180 @@ def train_command(
                 ),
             )
     console.print(table)
-    console.print(f"model written to {out_dir} ({training['trees']} trees)")
+
+
+def train_repo_command(
+    repo: Path,
+    *,
+    repository: str | None = None,
+    out_dir: Path | None = None,
+    promote: str = "auto",
+    seed: int = 0,
+    recent_days: int | None = None,
+    outcomes_path: Path | None = None,
+    dask_scheduler: str | None = None,
+    as_json: bool = False,
+    config: TrainConfig | None = None,
+) -> int:
+    """`gate train --repo`: mine, label and train one repository's model; it goes into shadow
+    beside the model the service uses now, and is promoted when it is better there."""
+    from gate.model import load_model
+    from gate.model_registry import HistoryMinimum
+    from gate.settings import SettingsError, load_settings
+    from gate.store import Database
+    from training.label import RECENT_DAYS
+    from training.repo_model import (
+        RepoTraining,
+        label_history,
+        mine_history,
+        repository_name,
+        train_labelled,
+    )
+    from training.shadow import PromotionRule
+    from training.train import InMemory, TrainConfig, TrainingError
+
+    if promote not in ("auto", "never"):
+        return _fail(f"--promote must be auto or never, not {promote!r}")
+    if dask_scheduler is not None and not _dask_installed():
+        return _fail(DASK_MISSING)
+    name = repository or repository_name(repo)
+    if name is None:
+        return _fail(
+            f"{repo}: cannot tell its GitHub name from an origin remote; give --repository "
+            "owner/name (the name the service knows it by)"
+        )
+    try:
+        settings = load_settings()
+        default_model = load_model(settings.model_path)
+        options = RepoTraining(
+            repository=name,
+            model_root=settings.model_dir,
+            minimum=HistoryMinimum(settings.repo_model_min_rows, settings.repo_model_min_failures),
+            rule=PromotionRule(
+                settings.promotion_min_window_failures, settings.promotion_min_auc_gain
+            ),
+            config=config or TrainConfig(seed=seed),
+            out_dir=out_dir,
+            promote="auto" if promote == "auto" else "never",
+            recent_days=RECENT_DAYS if recent_days is None else recent_days,
+            outcomes=read_outcomes(outcomes_path) if outcomes_path else [],
+        )
+        db = Database(settings.database_url)
+        db.migrate()
+        with _mining_progress() as report:
+            head, table = mine_history(repo, name, report)
+        labelled = label_history(repo, head, table, options)
+        if dask_scheduler is None:
+            result = train_labelled(labelled, head, db, default_model, options, InMemory, _log)
+        else:
+            from training.distributed import OnDask, dask_client, partitioned
+
+            with dask_client(dask_scheduler) as client:
+                result = train_labelled(
+                    labelled,
+                    head,
+                    db,
+                    default_model,
+                    options,
+                    lambda table: OnDask(client, partitioned(client, table)),
+                    _log,
+                )
+        db.dispose()
+    except (SettingsError, TrainingError, ModelError, GitError, OSError, KeyError) as error:
+        return _fail(str(error))
+    if as_json:
+        _print_json(
+            {
+                "repository": result.repository,
+                "model_version": result.model_version,
+                "path": str(result.path),
+                "state": result.state,
+                "shadow": result.verdict.to_json(),
+                "labelled_history": {
+                    "rows": result.labelled_rows,
+                    "failures": result.labelled_failures,
+                },
+                "metrics": result.training["metrics"],
+            }
+        )
+        return 0
+    _print_training(result.training)
+    verdict = result.verdict
+    window = verdict.window
+    table = Table(
+        "model",
+        "AUC",
+        "PR-AUC",
+        title=f"recent window: {window['rows']} changes, {window['failures']} failures",
+    )
+    for label, figures in (("new", verdict.candidate), ("current", verdict.current)):
+        table.add_row(
+            f"{label} {figures.model_version}"
+            + (" (saw the window)" if figures.saw_window else ""),
+            _cell(figures.auc_roc),
+            _cell(figures.pr_auc),
+        )
+    console.print(table)
+    console.print(f"{result.repository}: model {result.model_version} is {result.state}")
+    console.print(f"  {verdict.reason}", soft_wrap=True)
+    console.print(f"  written to {result.path}")
+    return 0
+
+
+def models_command(repository: str | None, as_json: bool) -> int:
+    """`gate models`: every repository's models, promoted, in shadow or retired, with figures."""
+    from gate.settings import SettingsError, load_settings
+    from gate.store import Database
+    from gate.store import repo_models as registry
+
+    try:
+        db = Database(load_settings().database_url)
+    except SettingsError as error:
+        return _fail(str(error))
+    db.migrate()
+    rows = registry.listing(db, repository)
+    live = registry.live_shadow_scores(db, repository)
+    db.dispose()
+    listed = [
+        {
+            "repository": row.repository,
+            "model_version": row.model_version,
+            "state": row.state,
+            "trained_at": row.trained_at.isoformat(),
+            "promoted_at": row.promoted_at.isoformat() if row.promoted_at else None,
+            "labelled_rows": row.labelled_rows,
+            "labelled_failures": row.labelled_failures,
+            "window": row.evaluation.get("window"),
+            "new": row.evaluation.get("candidate"),
+            "current": row.evaluation.get("current"),
+            "reason": row.evaluation.get("reason"),
+            "live_shadow_scores": live.get((row.repository, row.model_version), 0),
+            "path": row.path,
+        }
+        for row in rows
+    ]
+    if as_json:
+        _print_json(listed)
+        return 0
+    if not listed:
+        console.print("No repository models: every repository uses the default model.")
+        return 0
+    table = Table(
+        "repository", "model", "state", "trained", "changes (failures)", "window AUC", "live"
+    )
+    for entry in listed:
+        new, current = entry["new"] or {}, entry["current"] or {}
+        table.add_row(
+            entry["repository"],
+            entry["model_version"],
+            entry["state"],
+            entry["trained_at"][:10],
+            f"{entry['labelled_rows']} ({entry['labelled_failures']})",
+            f"{_cell(new.get('auc_roc'))} vs {_cell(current.get('auc_roc'))} "
+            f"({current.get('model_version', '?')})",
+            str(entry["live_shadow_scores"]),
+        )
+    console.print(table)
     return 0
 
 

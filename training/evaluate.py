@@ -62,9 +62,9 @@ def evaluate_scored(scored: Scored) -> dict[str, Any]:
         },
         "all": _figures(scored, np.ones(len(scored.rows), dtype=bool)),
     }
-    seen_until = _seen_until(artifact.training)
-    if seen_until is not None:
-        newer = (scored.rows[TIME] > seen_until).to_numpy()
+    newest_seen = seen_until(artifact.training)
+    if newest_seen is not None:
+        newer = (scored.rows[TIME] > newest_seen).to_numpy()
         figures["rows_in_model_data"] = int((~newer).sum())
         if newer.any():
             figures["out_of_time"] = _figures(scored, newer)
@@ -90,7 +90,7 @@ def _numeric(rows: pd.DataFrame, name: str) -> np.ndarray:
     return numeric(rows[name], np.float64)
 
 
-def _seen_until(training: dict[str, Any]) -> int | None:
+def seen_until(training: dict[str, Any]) -> int | None:
     """The newest commit time the model was fitted, calibrated or thresholded on."""
     periods = training.get("periods") or {}
     validation = periods.get("validation") or {}

@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gate.features.assemble import Services, assemble
-from gate.features.blobs import BlobReader
+from gate.features.blobs import BlobReader, CarriedLineCounts, paths_with_diff_attributes
 from gate.features.catalog import CATALOG
-from gate.features.diff import FileChange
-from gate.features.gitlog import iter_commits
-from gate.features.history import CommitRecord, HistoryIndex, MessageRules, change_of
+from gate.features.gitlog import commit_order, iter_commits_in_order, iter_records
+from gate.features.history import HistoryIndex, MessageRules, change_of
 
 Progress = Callable[[str, int], None]
-
-
-@dataclass(slots=True)
-class _Mined:
-    """Phase one keeps only this much per commit: bounded by the history, not by the diffs."""
-
-    record: CommitRecord
-    parent: str
-    message: str
-    changes: list[FileChange]
-    notes: list[str]
+GIT_PROCESSES = 2  # diffing commits is most of the work: two git processes share it
 
 
 def _no_progress(_stage: str, _done: int) -> None:
@@ -39,39 +27,50 @@ def mine(
     services: Services | None = None,
     progress: Progress = _no_progress,
 ) -> Iterator[dict[str, Any]]:
-    """Rows {sha, time, author, <every feature>} oldest first, each from the history before it."""
+    """Rows {sha, time, author, <every feature>}, parents before children (oldest first where
+    clocks agree), each from the history before the commit's own time.
+
+    The history index of every commit comes first, as the service's index holds the whole
+    branch; then `git log -p` streams the commits, each row computed as it arrives.
+    """
     rules = rules or MessageRules()
     services = services or Services()
-    commits = []
-    for count, logged in enumerate(iter_commits(repo, revisions or ["HEAD"]), start=1):
-        # hunk-level detail is only needed until the diff features are computed: keep the
-        # per-file counts, drop the patch text now
-        record = rules.record(
-            logged.sha, logged.time, logged.author, logged.message, logged.changes
-        )
-        commits.append(_Mined(record, logged.parent, logged.message, logged.changes, logged.notes))
-        progress("read", count)
-    commits.sort(key=lambda mined: (mined.record.time, mined.record.sha))
-
-    index = HistoryIndex()
-    with BlobReader(repo) as blobs:
-        for count, mined in enumerate(commits, start=1):
-            record = mined.record
-            change = change_of(record.time, record.author, mined.message, mined.changes)
+    revisions = revisions or ["HEAD"]
+    # the diffs start first: git works on them while the index is built
+    commits = iter_commits_in_order(repo, commit_order(repo, revisions), GIT_PROCESSES)
+    index, paths = _index(repo, revisions, rules, progress)
+    attributed = paths_with_diff_attributes(repo, paths)
+    with BlobReader(repo) as reader:
+        line_counts = CarriedLineCounts(reader, attributed)
+        for count, logged in enumerate(commits, start=1):
+            change = change_of(logged.time, logged.author, logged.message, logged.changes)
             vector = assemble(
-                mined.changes,
-                lines_before=blobs.lines_before(mined.parent, change.paths),
+                logged.changes,
+                lines_before=line_counts.lines_before(logged.parent, logged.changes, logged.blobs),
                 change=change,
                 index=index,
                 rules=rules,
                 services=services,
-                notes=mined.notes,
+                notes=logged.notes,
             )
-            index.add(record)
             progress("features", count)
             yield {
-                "sha": record.sha,
-                "time": record.time,
-                "author": record.author,
+                "sha": logged.sha,
+                "time": logged.time,
+                "author": logged.author,
                 **{name: vector.values.get(name) for name in CATALOG},
             }
+
+
+def _index(
+    repo: Path, revisions: list[str], rules: MessageRules, progress: Progress
+) -> tuple[HistoryIndex, set[str]]:
+    """The history index of `revisions`, and every path their commits changed."""
+    index = HistoryIndex()  # takes records in any order: newest first, as git log gives them
+    paths: set[str] = set()
+    for count, record in enumerate(iter_records(repo, revisions, rules), start=1):
+        index.add(record)
+        paths.update(record.paths)
+        paths.update(old for _new, old in record.renamed_from)
+        progress("index", count)
+    return index, paths

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import itertools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -79,11 +79,14 @@ class TrainConfig:
     features: Sequence[str] | None = None  # default: every catalog feature in the table
 
 
+Part = TypeVar("Part")
+
+
 @dataclass(frozen=True)
-class Split:
-    train: pd.DataFrame
-    validation: pd.DataFrame
-    test: pd.DataFrame
+class Split(Generic[Part]):
+    train: Part
+    validation: Part
+    test: Part
 
 
 @dataclass
@@ -114,15 +117,14 @@ def labelled_rows(table: pd.DataFrame) -> pd.DataFrame:
     return rows.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
-def chronological_split(rows: pd.DataFrame, validation_share: float, test_share: float) -> Split:
+def chronological_split(
+    rows: pd.DataFrame, validation_share: float, test_share: float
+) -> Split[pd.DataFrame]:
     """Oldest rows train, the next validate, the newest test; rows with the same time never
     straddle two parts. `rows` must be sorted by time."""
-    times = rows[TIME].to_numpy()
-    n = len(rows)
-    test_start = _boundary(times, round(n * (1 - test_share))) if test_share > 0 else n
-    validation_start = _boundary(times, round(n * (1 - test_share - validation_share)))
-    if validation_start == 0 or validation_start >= test_start or (test_share and test_start == n):
-        raise TrainingError(f"{n} labelled rows are too few to split by time")
+    validation_start, test_start = split_positions(
+        rows[TIME].to_numpy(), validation_share, test_share
+    )
     return Split(
         rows.iloc[:validation_start],
         rows.iloc[validation_start:test_start],
@@ -130,7 +132,19 @@ def chronological_split(rows: pd.DataFrame, validation_share: float, test_share:
     )
 
 
-def _boundary(times: np.ndarray, at: int) -> int:
+def split_positions(
+    times: np.ndarray, validation_share: float, test_share: float
+) -> tuple[int, int]:
+    """Where validation and test start in the sorted `times` (test: len(times) when none)."""
+    n = len(times)
+    test_start = tie_boundary(times, round(n * (1 - test_share))) if test_share > 0 else n
+    validation_start = tie_boundary(times, round(n * (1 - test_share - validation_share)))
+    if validation_start == 0 or validation_start >= test_start or (test_share and test_start == n):
+        raise TrainingError(f"{n} labelled rows are too few to split by time")
+    return validation_start, test_start
+
+
+def tie_boundary(times: np.ndarray, at: int) -> int:
     """The first index at or before `at` where a new time starts (ties stay together)."""
     if at <= 0 or at >= len(times):
         return max(min(at, len(times)), 0)
@@ -146,13 +160,21 @@ def expanding_folds(n: int, folds: int) -> list[tuple[int, int, int]]:
     return [(k * block, k * block, (k + 1) * block) for k in range(1, folds + 1) if block > 0]
 
 
-def model_features(rows: pd.DataFrame, requested: Sequence[str] | None) -> list[str]:
-    """The catalog's features present in the table and not all missing in training."""
-    names = list(requested) if requested is not None else [n for n in CATALOG if n in rows]
+def requested_features(columns: Iterable[str], requested: Sequence[str] | None) -> list[str]:
+    """The features asked for (default: every catalog feature) that the table has."""
+    present = set(columns)
+    names = list(requested) if requested is not None else [n for n in CATALOG if n in present]
     unknown = [name for name in names if name not in CATALOG]
     if unknown:
         raise TrainingError(f"not features the service computes: {unknown}")
-    return [name for name in names if name in rows and rows[name].notna().any()]
+    return [name for name in names if name in present]
+
+
+def model_features(rows: pd.DataFrame, requested: Sequence[str] | None) -> list[str]:
+    """The catalog's features present in the table and not all missing in training."""
+    return [
+        name for name in requested_features(rows.columns, requested) if rows[name].notna().any()
+    ]
 
 
 def monotone_constraints(features: Sequence[str]) -> str:
@@ -223,11 +245,14 @@ def candidates(config: TrainConfig) -> list[dict[str, Any]]:
 
 
 def search(
-    train: pd.DataFrame, features: Sequence[str], config: TrainConfig, log: Log = _quiet
+    backend: Backend[Part],
+    train: Part,
+    features: Sequence[str],
+    config: TrainConfig,
+    log: Log = _quiet,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Pick parameters by mean AUC over expanding-window folds of the training period."""
-    rows = train.iloc[-config.search_rows :] if len(train) > config.search_rows else train
-    folds = expanding_folds(len(rows), config.cv_folds)
+    folds = backend.search_folds(train, config)
     options = candidates(config)
     if len(options) == 1 or not folds:
         return options[0], []
@@ -238,13 +263,12 @@ def search(
             log(f"search: budget of {config.search_budget_s:.0f} s spent after {len(tried)}")
             break
         aucs, rounds = [], []
-        for train_end, start, end in folds:
-            fold_train, fold_valid = rows.iloc[:train_end], rows.iloc[start:end]
-            booster = fit_booster(
+        for fold_train, fold_valid in folds:
+            booster = backend.fit(
                 fold_train, fold_valid, features, full_params(choice, features, config), config
             )
-            raw = booster.predict(matrix(fold_valid, features))
-            aucs.append(roc_auc(fold_valid[LABEL].to_numpy(), raw))
+            raw = backend.probability(booster, fold_valid, features)
+            aucs.append(roc_auc(backend.outcomes(fold_valid)[LABEL].to_numpy(), raw))
             rounds.append(booster.num_boosted_rounds())
         scored = [auc for auc in aucs if auc is not None]
         mean = float(np.mean(scored)) if scored else float("nan")
@@ -306,48 +330,124 @@ def apply_calibration(raw: np.ndarray, calibration: dict[str, Any]) -> np.ndarra
     return np.interp(raw, calibration["x"], calibration["y"])
 
 
+class Backend(Protocol[Part]):
+    """Where the labelled rows live and where the boosting runs: this process, or a cluster."""
+
+    columns: list[str]
+
+    def split(self, config: TrainConfig) -> Split[Part]: ...
+
+    def outcomes(self, part: Part) -> pd.DataFrame:
+        """The part's time, label, la and ld, in this process, in the order it predicts in."""
+        ...
+
+    def features_with_values(self, part: Part, names: Sequence[str]) -> list[str]: ...
+
+    def search_folds(self, part: Part, config: TrainConfig) -> list[tuple[Part, Part]]: ...
+
+    def fit(
+        self,
+        train: Part,
+        validation: Part,
+        features: Sequence[str],
+        params: dict[str, Any],
+        config: TrainConfig,
+    ) -> xgb.Booster: ...
+
+    def probability(self, booster: xgb.Booster, part: Part, features: Sequence[str]) -> np.ndarray:
+        """The uncalibrated probability of each of the part's rows."""
+        ...
+
+
+class InMemory:
+    """The labelled table in this process's memory; XGBoost on this machine (the default)."""
+
+    def __init__(self, table: pd.DataFrame) -> None:
+        self.table = labelled_rows(table)
+        self.columns = list(self.table.columns)
+
+    def split(self, config: TrainConfig) -> Split[pd.DataFrame]:
+        return chronological_split(self.table, config.validation_share, config.test_share)
+
+    def outcomes(self, part: pd.DataFrame) -> pd.DataFrame:
+        return part
+
+    def features_with_values(self, part: pd.DataFrame, names: Sequence[str]) -> list[str]:
+        return [name for name in names if part[name].notna().any()]
+
+    def search_folds(
+        self, part: pd.DataFrame, config: TrainConfig
+    ) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+        rows = part.iloc[-config.search_rows :] if len(part) > config.search_rows else part
+        return [
+            (rows.iloc[:train_end], rows.iloc[start:end])
+            for train_end, start, end in expanding_folds(len(rows), config.cv_folds)
+        ]
+
+    def fit(
+        self,
+        train: pd.DataFrame,
+        validation: pd.DataFrame,
+        features: Sequence[str],
+        params: dict[str, Any],
+        config: TrainConfig,
+    ) -> xgb.Booster:
+        return fit_booster(train, validation, features, params, config)
+
+    def probability(
+        self, booster: xgb.Booster, part: pd.DataFrame, features: Sequence[str]
+    ) -> np.ndarray:
+        return probability(booster, part, features)
+
+
 def train_rows(
     table: pd.DataFrame, config: TrainConfig = TrainConfig(), log: Log = _quiet
 ) -> Trained:
+    """Search, fit, calibrate and set thresholds on a table in memory."""
+    return train_with(InMemory(table), config, log)
+
+
+def train_with(backend: Backend[Part], config: TrainConfig, log: Log = _quiet) -> Trained:
     """Search, fit, calibrate and set thresholds; figures on validation and test."""
-    rows = labelled_rows(table)
-    split = chronological_split(rows, config.validation_share, config.test_share)
-    features = model_features(split.train, config.features)
+    split = backend.split(config)
+    requested = requested_features(backend.columns, config.features)
+    features = backend.features_with_values(split.train, requested)
     if not features:
         raise TrainingError("no feature has a value in the training period")
-    for part, name in ((split.train, "training"), (split.validation, "validation")):
+    outcomes = Split(
+        *(backend.outcomes(part) for part in (split.train, split.validation, split.test))
+    )
+    for part, name in ((outcomes.train, "training"), (outcomes.validation, "validation")):
         if part[LABEL].nunique() < 2:
             raise TrainingError(f"the {name} period has a single class")
     log(
-        f"split: {len(split.train)} train, {len(split.validation)} validation, "
-        f"{len(split.test)} test"
+        f"split: {len(outcomes.train)} train, {len(outcomes.validation)} validation, "
+        f"{len(outcomes.test)} test"
     )
     started = time.monotonic()
-    choice, tried = search(split.train, features, config, log)
+    choice, tried = search(backend, split.train, features, config, log)
     search_seconds = time.monotonic() - started
     params = full_params(choice, features, config)
-    booster = fit_booster(split.train, split.validation, features, params, config)
+    booster = backend.fit(split.train, split.validation, features, params, config)
     log(f"model: {booster.num_boosted_rounds()} trees, {len(features)} features")
 
-    raw_validation = probability(booster, split.validation, features)
-    calibration = fit_calibration(raw_validation, split.validation[LABEL].to_numpy())
+    raw_validation = backend.probability(booster, split.validation, features)
+    calibration = fit_calibration(raw_validation, outcomes.validation[LABEL].to_numpy())
     validation_scores = apply_calibration(raw_validation, calibration)
     thresholds = pick_thresholds(validation_scores, config.hold_share, config.low_share)
-    figures = {"validation": _figures(split.validation, validation_scores, thresholds)}
-    if len(split.test):
-        test_scores = apply_calibration(probability(booster, split.test, features), calibration)
-        figures["test"] = _figures(split.test, test_scores, thresholds)
+    figures = {"validation": _figures(outcomes.validation, validation_scores, thresholds)}
+    if len(outcomes.test):
+        test_scores = apply_calibration(
+            backend.probability(booster, split.test, features), calibration
+        )
+        figures["test"] = _figures(outcomes.test, test_scores, thresholds)
     training = {
-        "rows": {part: len(getattr(split, part)) for part in ("train", "validation", "test")},
+        "rows": {part: len(getattr(outcomes, part)) for part in ("train", "validation", "test")},
         "periods": {
-            part: _period(getattr(split, part)) for part in ("train", "validation", "test")
+            part: _period(getattr(outcomes, part)) for part in ("train", "validation", "test")
         },
         "features": features,
-        "dropped_features": [
-            name
-            for name in (config.features or [n for n in CATALOG if n in rows])
-            if name not in features
-        ],
+        "dropped_features": [name for name in requested if name not in features],
         "metrics": figures,
         "search": {
             "folds": config.cv_folds,
@@ -417,14 +517,18 @@ def train_model(
     out_dir: Path,
     config: TrainConfig = TrainConfig(),
     log: Log = _quiet,
+    backend: Backend[Any] | None = None,
 ) -> dict[str, Any]:
-    """Train on the labelled table at `table_path`, write the model to `out_dir`."""
-    table = read_table(table_path)
-    trained = train_rows(table, config, log)
+    """Train on the labelled table at `table_path` (in memory unless a backend that reads it
+    elsewhere is given), write the model to `out_dir`."""
+    trained = train_with(backend or InMemory(read_table(table_path)), config, log)
     training = {
         "data": {
             "source": str(table_path),
-            "sha256": hashlib.sha256(table_path.read_bytes()).hexdigest()[:16],
+            # a Parquet dataset (a directory, read by Dask's workers) has no single digest
+            "sha256": hashlib.sha256(table_path.read_bytes()).hexdigest()[:16]
+            if table_path.is_file()
+            else None,
             "label": "bug: SZZ, reverts, rollbacks and incidents (gate label)",
         },
         **trained.training,

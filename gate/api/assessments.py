@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
+from gate.api.auth import CallerDep
 from gate.api.params import RowId
 from gate.store import assessments, audit
 from gate.store.tables import Assessment
@@ -41,13 +42,23 @@ def _view(row: Assessment) -> dict[str, Any]:
 async def _get(request: Request, assessment_id: int) -> Assessment:
     row = await run_in_threadpool(assessments.get, request.app.state.services.db, assessment_id)
     if row is None:
-        raise HTTPException(404, f"no assessment {assessment_id}")
+        raise _not_found(assessment_id)
     return row
 
 
+def _not_found(assessment_id: int) -> HTTPException:
+    return HTTPException(404, f"no assessment {assessment_id}")
+
+
 @router.get("/api/v1/assessments/{assessment_id}")
-async def get_assessment(request: Request, assessment_id: RowId) -> dict[str, Any]:
-    return _view(await _get(request, assessment_id))
+async def get_assessment(
+    request: Request, caller: CallerDep, assessment_id: RowId
+) -> dict[str, Any]:
+    """An assessment of the credential's repository (any repository's, with an admin token)."""
+    row = await _get(request, assessment_id)
+    if not caller.may_read(row.repository):
+        raise _not_found(assessment_id)  # another repository's ids are not even confirmed
+    return _view(row)
 
 
 def _row(*cells: str, tag: str = "td") -> str:

@@ -1,4 +1,8 @@
-"""Who is calling the gate API: a GitHub Actions OIDC token, or a repository's API token."""
+"""Who is calling the gate API: a GitHub Actions OIDC token, or a riskgate API token.
+
+A credential belongs to one repository and acts on it and reads it alone; an admin API token
+(`gate token create --admin`) reads every repository and acts on none.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +13,34 @@ from fastapi import Depends, Header, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
 from gate.api.oidc import OIDCError
-from gate.store.tokens import PREFIX, token_owner
+from gate.store.tokens import ADMIN_SCOPE, PREFIX, token_owner
 
 
 @dataclass(frozen=True)
 class Caller:
-    repository: str
+    repository: str  # ADMIN_SCOPE for an admin token
     actor: str | None  # the GitHub login an API token acts for; None for OIDC tokens
     via: str  # "oidc" | "token"
 
+    @property
+    def is_admin(self) -> bool:
+        return self.repository == ADMIN_SCOPE
+
     def require(self, repository: str) -> None:
+        """Refuse (403) unless this credential may act on `repository`."""
+        if self.is_admin:
+            raise HTTPException(
+                403, "an admin token reads every repository but acts on none: use its own token"
+            )
         if repository != self.repository:
+            raise HTTPException(403, f"this credential is for {self.repository}, not {repository}")
+
+    def may_read(self, repository: str) -> bool:
+        return self.is_admin or repository == self.repository
+
+    def require_read(self, repository: str) -> None:
+        """Refuse (403) unless this credential may read `repository`'s rows."""
+        if not self.may_read(repository):
             raise HTTPException(403, f"this credential is for {self.repository}, not {repository}")
 
 
@@ -44,9 +65,4 @@ async def caller(request: Request, authorization: Annotated[str | None, Header()
     return Caller(identity.repository, None, "oidc")
 
 
-async def token_repository(caller_: Annotated[Caller, Depends(caller)]) -> str:
-    return caller_.repository
-
-
 CallerDep = Annotated[Caller, Depends(caller)]
-TokenRepository = Annotated[str, Depends(token_repository)]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from gate.api.auth import TokenRepository
+from gate.api.auth import CallerDep
+from gate.api.errors import unprocessable
 from gate.coverage_intake import MAX_REPORT_BYTES, accept_report
 from gate.features.coverage import CoverageError
 
@@ -29,16 +30,15 @@ class CoverageAccepted(BaseModel):
 @router.post("/api/v1/coverage", status_code=201, response_model=CoverageAccepted)
 async def upload_coverage(
     request: Request,
-    caller: TokenRepository,
+    caller: CallerDep,
     repository: Annotated[str, Form(max_length=256)],
     sha: Annotated[str, Form(max_length=64)],
     file: Annotated[UploadFile, File()],
     format: Annotated[str | None, Form(max_length=32)] = None,
 ) -> CoverageAccepted:
-    if repository != caller:
-        raise HTTPException(403, f"this token is for {caller}, not {repository}")
+    caller.require(repository)
     if not SHA.match(sha):
-        raise HTTPException(422, "sha must be a full 40-character commit SHA")
+        raise unprocessable("sha must be a full 40-character commit SHA", "body", "sha")
     content = await file.read(MAX_REPORT_BYTES + 1)
     services = request.app.state.services
     try:
@@ -53,7 +53,7 @@ async def upload_coverage(
             services.settings.job_max_attempts,
         )
     except CoverageError as error:
-        raise HTTPException(422, f"coverage report refused: {error}") from None
+        raise unprocessable(f"coverage report refused: {error}", "body", "file") from None
     request.app.state.worker.wake()
     return CoverageAccepted(
         id=accepted.id,

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from gate.report import ReportError, check_repository, parse_when
+from gate.api.auth import CallerDep
+from gate.api.errors import unprocessable
+from gate.api.params import query_repository, query_time
 from gate.store import queries
 from gate.store.tables import AuditEntry
 
@@ -36,19 +38,20 @@ def _view(entry: AuditEntry) -> dict[str, Any]:
 @router.get("/api/v1/decisions")
 async def list_decisions(
     request: Request,
+    caller: CallerDep,
     repo: Annotated[str, Query(description="OWNER/NAME")],
     sha: Annotated[str | None, Query(description="a commit SHA or its prefix (4+ hex)")] = None,
     since: Annotated[str | None, Query(description="ISO date or datetime; UTC if no zone")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> dict[str, Any]:
-    try:
-        check_repository(repo)
-        start = None if since is None else parse_when(since, "since")
-    except ReportError as error:
-        raise HTTPException(422, str(error)) from None
+    """One repository's trail, with its token (or the Actions OIDC token of one of its jobs),
+    or with an admin token (`gate token create --admin`) for any repository."""
+    repo = query_repository(repo)
+    start = None if since is None else query_time(since, "since")
     if sha is not None and not SHA_PREFIX.match(sha.lower()):
-        raise HTTPException(422, f"sha is not a hex commit SHA or prefix: {sha!r}")
+        raise unprocessable(f"sha is not a hex commit SHA or prefix: {sha!r}", "query", "sha")
+    caller.require_read(repo)
     rows = await run_in_threadpool(
         queries.decisions,
         request.app.state.services.db,

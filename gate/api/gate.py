@@ -12,21 +12,24 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from gate.api.auth import CallerDep
+from gate.api.auth import Caller, CallerDep
+from gate.api.errors import unprocessable
 from gate.api.params import RowId
 from gate.approvals import VoteRequest, approver_words, cast_vote
 from gate.assess import assess_change
+from gate.commit_range import merge_base
 from gate.context import Services
 from gate.features.coverage import CoverageError, parse_coverage
-from gate.gitcmd import GitError, merge_base
+from gate.gitcmd import GitError
 from gate.github import Repo
-from gate.mirror import MissingCommit, clone_url
+from gate.mirror import MissingCommit
 from gate.repo_config import repo_services
+from gate.repository_context import prepare_repository
 from gate.store import assessments, audit
 from gate.store import deployments as deployment_store
 from gate.store.coverage import repo_paths
-from gate.store.tables import Assessment, Delivery, utcnow
-from gate.webhooks.installation import web_url
+from gate.store.tables import Assessment, Delivery, Deployment, utcnow
+from gate.watch import after_success
 
 router = APIRouter(prefix="/api/v1", tags=["gate"])
 
@@ -88,26 +91,25 @@ def _repository_context(services: Services, full_name: str) -> tuple[int, str]:
     return delivery.installation_id, str(default_branch or "main")
 
 
+def _default_branch(services: Services, full_name: str) -> str:
+    try:
+        return _repository_context(services, full_name)[1]
+    except HTTPException:
+        return "main"
+
+
 def _assess(services: Services, body: AssessmentIn) -> AssessmentOut:
     repo = Repo.parse(body.repository)
     installation_id, branch = _repository_context(services, repo.full_name)
     github = services.github(installation_id)
-    url = clone_url(
-        services.settings.git_url_template,
-        repo.full_name,
-        web_url(str(services.settings.github_api_url), repo.full_name),
-        github.access_token(),
-    )
     try:
-        mirror = services.mirrors.ensure(
-            repo.full_name,
-            url,
-            refspecs=[f"+refs/heads/{branch}:refs/heads/{branch}"],
-            need=[body.base, body.head],
+        context = prepare_repository(
+            services, github, repo, default_branch=branch, need=[body.base, body.head]
         )
-        base = merge_base(mirror, body.base, body.head)
+        base = merge_base(context.objects, context.mirror, body.base, body.head)
     except (MissingCommit, GitError) as error:
-        raise HTTPException(422, str(error)) from None
+        raise unprocessable(str(error), "body") from None
+    mirror, loaded = context.mirror, context.policy
     report = None
     if body.coverage is not None:
         try:
@@ -116,31 +118,24 @@ def _assess(services: Services, body: AssessmentIn) -> AssessmentOut:
                 content, body.coverage.format, repo_paths=repo_paths(mirror, body.head)
             )
         except (ValueError, CoverageError) as error:  # binascii.Error is a ValueError
-            raise HTTPException(422, f"coverage refused: {error}") from None
-    index = services.indexes.update(mirror, branch)
-    loaded = services.policies.load(repo.full_name, mirror, f"refs/heads/{branch}")
-    service_map, notes = repo_services(mirror, base)
+            raise unprocessable(f"coverage refused: {error}", "body", "coverage") from None
+    service_map, notes = repo_services(mirror, base, context.objects)
+    chosen = services.model_for(repo.full_name)
     result = assess_change(
         mirror,
         base,
         body.head,
-        services.model,
-        index=index,
+        chosen.model,
+        shadow=chosen.shadow,
+        index=context.index,
         services=service_map,
         coverage=report,
         notes=[*loaded.notes(), *notes],
         policy=loaded.policy,
+        objects=context.objects,
+        service_incidents=context.incidents,
     )
-    with services.db.session() as session:
-        row = Assessment(
-            kind=body.kind, repository=repo.full_name, base_sha=base, head_sha=result.head
-        )
-        session.add(row)
-        session.flush()
-        assessment_id = row.id
-    assessments.save_result(services.db, assessment_id, result, loaded.version)
-    audit.record(
-        services.db,
+    decided = audit.new_entry(
         actor="api",
         action="assessment.decided",
         reason=f"Risk {result.decision.level}: {result.score.probability:.2f} -> "
@@ -148,21 +143,18 @@ def _assess(services: Services, body: AssessmentIn) -> AssessmentOut:
         repository=repo.full_name,
         sha=result.head,
         subject=f"api {body.kind}",
-        assessment_id=assessment_id,
         policy_version=loaded.version,
         model_version=result.model_version,
     )
-    deployment_id = None
+    deployment = None
     if body.kind == "deploy":
         held = result.decision.verdict == "hold"
-        deployment = deployment_store.create(
-            services.db,
+        deployment = Deployment(
             repository=repo.full_name,
             environment=body.environment or "default",
             sha=result.head,
             base_sha=base,
             installation_id=installation_id,
-            assessment_id=assessment_id,
             source="api",
             state="held" if held else "answered",
             answer=None if held else "approved",
@@ -171,7 +163,10 @@ def _assess(services: Services, body: AssessmentIn) -> AssessmentOut:
             if held
             else None,
         )
-        deployment_id = deployment.id
+    row = Assessment(kind=body.kind, repository=repo.full_name, base_sha=base, head_sha=result.head)
+    assessment_id, deployment_id = assessments.record_decided(
+        services.db, row, result, loaded.version, decided, deployment
+    )
     return AssessmentOut(
         id=assessment_id,
         score=round(result.score.probability, 4),
@@ -189,23 +184,18 @@ async def create_assessment(
 ) -> AssessmentOut:
     caller.require(body.repository)
     if body.kind == "deploy" and not body.environment:
-        raise HTTPException(422, "a deploy assessment needs its environment")
+        raise unprocessable("a deploy assessment needs its environment", "body", "environment")
     return await run_in_threadpool(_assess, request.app.state.services, body)
 
 
 def _vote(
-    services: Services,
-    deployment_id: int,
-    login: str | None,
-    verdict: str,
-    reason: str,
-    repository_of_caller: str,
+    services: Services, deployment_id: int, caller: Caller, verdict: str, reason: str
 ) -> DeploymentOut:
     deployment = deployment_store.get(services.db, deployment_id)
     if deployment is None:
         raise HTTPException(404, f"no deployment {deployment_id}")
-    if deployment.repository != repository_of_caller:
-        raise HTTPException(403, f"this credential is for {repository_of_caller}")
+    caller.require(deployment.repository)
+    login = caller.actor
     if login is None:
         raise HTTPException(
             403,
@@ -260,14 +250,22 @@ async def deployment_finished(
             sha=deployment.sha,
             subject=f"{deployment.environment} deployment {deployment.id}",
         )
+        finished_at = utcnow()
         updated = deployment_store.update(
-            services.db, deployment_id, status=body.status, finished_at=utcnow()
+            services.db, deployment_id, status=body.status, finished_at=finished_at
         )
+        message = f"recorded: {body.status}"
+        if body.status == "success":
+            watch = after_success(
+                services, updated, finished_at, _default_branch(services, updated.repository)
+            )
+            if watch is not None:
+                message += f"; watching its SLIs until {watch.ends_at:%H:%M} UTC (watch {watch.id})"
         return DeploymentOut(
             deployment_id=deployment_id,
             state=updated.state,
             answer=updated.answer,
-            message=f"recorded: {body.status}",
+            message=message,
         )
 
     return await run_in_threadpool(finish)
@@ -287,8 +285,7 @@ async def vote_on_deployment(
         _vote,
         request.app.state.services,
         deployment_id,
-        caller.actor,
+        caller,
         verdict,
         body.reason,
-        caller.repository,
     )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from gate.codeowners import CodeOwners
 from gate.features import FeatureVector
@@ -22,6 +23,13 @@ class Services:
 
     def touched(self, paths: Sequence[str]) -> list[Service]:
         return touched_services(paths, self.config, self.codeowners)
+
+    @cached_property
+    def fingerprint(self) -> Hashable:
+        """Equal for mappings that send every path to the same service (the history's cache key)."""
+        config = self.config.model_dump_json() if self.config else None
+        rules = self.codeowners.rules if self.codeowners else ()
+        return config, tuple((rule.pattern.text, rule.owners) for rule in rules)
 
     def service_of(self, path: str) -> str:
         name = self._cache.get(path)
@@ -48,4 +56,4 @@ def assemble(
     if index is None:
         missing = dict.fromkeys(HISTORY_FEATURES) | {"fix": float(rules.is_fix(change.message))}
         return vector.merge(missing, ["no history index yet: history features are missing"])
-    return vector.merge(index.features(change, rules, services.service_of))
+    return vector.merge(index.features(change, rules, services))

@@ -5,15 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gate.commit_range import head_commit
 from gate.features import FeatureVector
 from gate.features.assemble import Services, assemble
 from gate.features.blobs import BlobReader
 from gate.features.diff import Diff, read_diff
 from gate.features.history import HistoryIndex, MessageRules, change_of
 from gate.features.services import Service
-from gate.gitcmd import git
-
-_SEP = "\x1f"
+from gate.gitobjects import ObjectReader
 
 
 @dataclass
@@ -21,13 +20,6 @@ class ComputedFeatures:
     vector: FeatureVector
     diff: Diff
     services: list[Service] = field(default_factory=list)
-
-
-def head_commit(repo: Path, base: str, head: str) -> tuple[int, str, str]:
-    """(committer time, author email, messages of base..head) of the change."""
-    time, author = git(repo, "log", "-1", f"--format=%ct{_SEP}%ae", head).decode().split(_SEP)
-    messages = git(repo, "log", "--format=%B", f"{base}..{head}", "--").decode("utf-8", "replace")
-    return int(time), author.strip(), messages.strip()
 
 
 def compute_features(
@@ -38,14 +30,19 @@ def compute_features(
     index: HistoryIndex | None = None,
     rules: MessageRules | None = None,
     services: Services | None = None,
+    objects: ObjectReader | None = None,
 ) -> ComputedFeatures:
+    """The change's features; `objects`, a kept reader of `repo`, saves starting git processes."""
     rules = rules or MessageRules()
     services = services or Services()
-    diff = read_diff(repo, base, head)
-    time, author, message = head_commit(repo, base, head)
+    diff = read_diff(repo, base, head, objects)
+    time, author, message = head_commit(repo, base, head, objects)
     change = change_of(time, author, message, diff.changes)
-    with BlobReader(repo) as blobs:
-        lines_before = blobs.lines_before(base, change.paths)
+    if objects is not None:
+        lines_before = objects.lines_before(base, change.paths)
+    else:
+        with BlobReader(repo) as blobs:
+            lines_before = blobs.lines_before(base, change.paths)
     vector = assemble(
         diff.changes,
         lines_before=lines_before,

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from unidiff import PatchSet
+from unidiff import PatchedFile, PatchSet
 from unidiff.errors import UnidiffParseError
 
 from gate.features import FeatureVector
 from gate.features.kinds import KINDS, file_kind
 from gate.gitcmd import OutputTooLarge, git
+from gate.gitobjects import ObjectReader
 
 # A diff beyond this is counted with --numstat instead of parsed hunk by hunk, so a
 # 200,000-line generated file costs bounded memory and is still scored.
@@ -42,20 +44,25 @@ class Diff:
     patch: str | None
 
 
-def read_diff(repo: Path, base: str, head: str) -> Diff:
-    """The files changed from base to head (renames detected) and notes on what was approximated."""
+def read_diff(repo: Path, base: str, head: str, objects: ObjectReader | None = None) -> Diff:
+    """The files changed from base to head (renames detected) and notes on what was approximated.
+
+    `objects`, a kept reader of `repo`, asks its kept diff process instead of starting git.
+    """
+    raw = objects.patch(base, head, MAX_PATCH_BYTES) if objects is not None else None
     try:
-        raw = git(
-            repo,
-            "diff",
-            "--no-color",
-            "--no-ext-diff",
-            "-M",
-            "--full-index",
-            base,
-            head,
-            max_bytes=MAX_PATCH_BYTES,
-        )
+        if raw is None:
+            raw = git(
+                repo,
+                "diff",
+                "--no-color",
+                "--no-ext-diff",
+                "-M",
+                "--full-index",
+                base,
+                head,
+                max_bytes=MAX_PATCH_BYTES,
+            )
     except OutputTooLarge:
         note = f"diff over {MAX_PATCH_BYTES // (1024 * 1024)} MiB: hunks not counted"
         return Diff(numstat_changes(repo, base, head), [note], None)
@@ -73,28 +80,28 @@ def changed_files(repo: Path, base: str, head: str) -> tuple[list[FileChange], l
 
 
 def parse_patch(text: str) -> list[FileChange]:
-    changes = []
-    for patched in PatchSet(text):
-        if patched.is_added_file:
-            status = "added"
-        elif patched.is_removed_file:
-            status = "deleted"
-        elif patched.is_rename:
-            status = "renamed"
-        else:
-            status = "modified"
-        changes.append(
-            FileChange(
-                path=patched.path,
-                added=patched.added,
-                deleted=patched.removed,
-                hunks=len(patched),
-                binary=patched.is_binary_file,
-                status=status,
-                old_path=_strip_side(patched.source_file) if status == "renamed" else None,
-            )
-        )
-    return changes
+    # metadata only: hunks are counted, not kept as Line objects (same counts, several times faster)
+    return [file_change(patched) for patched in PatchSet(text, metadata_only=True)]
+
+
+def file_change(patched: PatchedFile) -> FileChange:
+    if patched.is_added_file:
+        status = "added"
+    elif patched.is_removed_file:
+        status = "deleted"
+    elif patched.is_rename:
+        status = "renamed"
+    else:
+        status = "modified"
+    return FileChange(
+        path=patched.path,
+        added=patched.added,
+        deleted=patched.removed,
+        hunks=len(patched),
+        binary=patched.is_binary_file,
+        status=status,
+        old_path=_strip_side(patched.source_file) if status == "renamed" else None,
+    )
 
 
 def _strip_side(path: str) -> str:
@@ -152,10 +159,19 @@ def subsystem(path: str) -> str:
     return head if separator else "root"
 
 
+# Both are pure functions of a path, and a repository's paths repeat commit after commit (mining).
+_kind_of = functools.lru_cache(maxsize=1 << 16)(file_kind)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _parent_dir(path: str) -> str:
+    return str(PurePosixPath(path).parent)
+
+
 def diff_features(changes: list[FileChange]) -> FeatureVector:
     churn = [change.churn for change in changes]
     hunks = [change.hunks for change in changes]
-    kinds = [file_kind(change.path, change.binary) for change in changes]
+    kinds = [_kind_of(change.path, change.binary) for change in changes]
     churn_by_kind: dict[str, int] = {}
     for change, kind in zip(changes, kinds, strict=True):
         churn_by_kind[kind] = churn_by_kind.get(kind, 0) + change.churn
@@ -164,7 +180,7 @@ def diff_features(changes: list[FileChange]) -> FeatureVector:
         "la": float(sum(change.added for change in changes)),
         "ld": float(sum(change.deleted for change in changes)),
         "nf": float(len(changes)),
-        "nd": float(len({str(PurePosixPath(change.path).parent) for change in changes})),
+        "nd": float(len({_parent_dir(change.path) for change in changes})),
         "ns": float(len({subsystem(change.path) for change in changes})),
         "entropy": change_entropy(churn),
         "hunks": None if None in hunks else float(sum(h or 0 for h in hunks)),

@@ -10,9 +10,14 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
+
+import numpy as np
 
 from gate.features.diff import FileChange, subsystem
 
@@ -137,44 +142,220 @@ class MessageRules:
         )
 
 
-@dataclass
-class _Timeline:
-    """Events sorted by time, with their times in a parallel list for bisection."""
+class _Times:
+    """Times in any insertion order, sorted when first queried after a change."""
 
-    times: list[int] = field(default_factory=list)
-    events: list[CommitRecord] = field(default_factory=list)
+    __slots__ = ("_sorted", "_times")
 
-    def add(self, time: int, event: CommitRecord) -> None:
-        if not self.times or time >= self.times[-1]:
-            self.times.append(time)
-            self.events.append(event)
-        else:
-            at = bisect.bisect_right(self.times, time)
-            self.times.insert(at, time)
-            self.events.insert(at, event)
+    def __init__(self) -> None:
+        self._times: list[int] = []
+        self._sorted = True
+
+    def __len__(self) -> int:
+        return len(self._times)
+
+    def add(self, time: int) -> None:
+        if self._times and time < self._times[-1]:
+            self._sorted = False
+        self._times.append(time)
+
+    def sorted(self) -> list[int]:
+        if not self._sorted:
+            self._times.sort()
+            self._sorted = True
+        return self._times
 
     def before(self, time: int) -> int:
+        """How many times are strictly before `time`."""
+        return bisect.bisect_left(self.sorted(), time)
+
+    def between(self, start: int, end: int) -> int:
+        """How many times are in [start, end)."""
+        times = self.sorted()
+        return bisect.bisect_left(times, end) - bisect.bisect_left(times, start)
+
+
+class _FileHistory:
+    """The commits that changed one path, by time, and when each author first changed it."""
+
+    __slots__ = ("_by_first_change", "_sorted", "first_by_author", "records", "times")
+
+    def __init__(self) -> None:
+        self.records: list[CommitRecord] = []
+        self.times: list[int] = []  # the records' times, for bisection
+        self.first_by_author: dict[str, int] = {}
+        self._sorted = True
+        self._by_first_change: tuple[list[int], list[str]] | None = None
+
+    def add(self, record: CommitRecord) -> None:
+        if self.times and record.time < self.times[-1]:
+            self._sorted = False
+        self.records.append(record)
+        self.times.append(record.time)
+        first = self.first_by_author.get(record.author)
+        if first is None or record.time < first:
+            self.first_by_author[record.author] = record.time
+            self._by_first_change = None
+
+    def before(self, time: int) -> int:
+        """How many of the commits are strictly before `time` (and sorts them if needed)."""
+        if not self._sorted:
+            self.records.sort(key=_time_of)  # stable: equal times keep their insertion order
+            self.times = [record.time for record in self.records]
+            self._sorted = True
         return bisect.bisect_left(self.times, time)
 
-    def between(self, start: int, end: int) -> list[CommitRecord]:
-        return self.events[bisect.bisect_left(self.times, start) : self.before(end)]
+    def authors_before(self, time: int) -> list[str]:
+        """The authors who changed the path strictly before `time`."""
+        if self._by_first_change is None:
+            ordered = sorted((first, author) for author, first in self.first_by_author.items())
+            self._by_first_change = ([first for first, _ in ordered], [a for _, a in ordered])
+        firsts, authors = self._by_first_change
+        return authors[: bisect.bisect_left(firsts, time)]
 
 
-ServiceOf = Callable[[str], str]
+def _time_of(record: CommitRecord) -> int:
+    return record.time
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """The first `end` commits of a file history: those before `cutoff` (a rename, or now)."""
+
+    history: _FileHistory
+    end: int
+    cutoff: int
+
+
+@dataclass
+class _FileFacts:
+    """What the history of the changed files says, before the change."""
+
+    changes: int = 0
+    authors: set[str] = field(default_factory=set)
+    days_since: list[float] = field(default_factory=list)  # per file that existed
+    recent: dict[str, CommitRecord] = field(default_factory=dict)  # sha -> commit, 90 days
+
+
+class _AuthorHistory:
+    """One author's commits and file changes (one per file per commit), as times."""
+
+    __slots__ = ("_touch_array", "commits", "reverted", "touches", "touches_by_subsystem")
+
+    def __init__(self) -> None:
+        self.commits = _Times()
+        self.touches = _Times()
+        self.touches_by_subsystem: dict[str, _Times] = {}
+        self.reverted = _Times()  # when this author's commits were reverted
+        self._touch_array: np.ndarray | None = None
+
+    def add(self, record: CommitRecord) -> None:
+        self.commits.add(record.time)
+        for path in record.paths:
+            self.touches.add(record.time)
+            self.touches_by_subsystem.setdefault(subsystem(path), _Times()).add(record.time)
+        self._touch_array = None
+
+    def recency(self, now: int) -> float:
+        """Earlier file changes weighted 1/(1 + days since), summed (REXP without this change)."""
+        if self._touch_array is None:
+            self._touch_array = np.array(self.touches.sorted(), dtype=np.int64)
+        earlier = self._touch_array[: self.touches.before(now)]
+        return float(np.sum(1.0 / (1.0 + (now - earlier) / DAY)))
+
+    def touches_in(self, subsystems: Iterable[str], now: int) -> int:
+        found = (self.touches_by_subsystem.get(name) for name in subsystems)
+        return sum(times.before(now) for times in found if times is not None)
+
+
+class ServiceMap(Protocol):
+    """How paths map to services; equal fingerprints promise equal mappings."""
+
+    @property
+    def fingerprint(self) -> Hashable: ...
+
+    def service_of(self, path: str) -> str: ...
+
+
+class _Directories:
+    """The default mapping: each top-level directory is a service."""
+
+    fingerprint = "top-level directories"
+
+    def service_of(self, path: str) -> str:
+        return subsystem(path)
+
+
+class _ServiceActivity:
+    """Per service of one mapping: when commits and reverts touched it, when each author first did.
+
+    Built from the index's records in the order they were added, and brought up to date with
+    the records added since on every use.
+    """
+
+    def __init__(self) -> None:
+        self.indexed = 0  # how many of the index's records are counted here
+        self._changes: dict[str, _Times] = {}
+        self._reverts: dict[str, _Times] = {}
+        self._first_by_author: dict[str, dict[str, int]] = {}
+
+    def catch_up(self, added: list[CommitRecord], services: ServiceMap) -> None:
+        if self.indexed == len(added):
+            return
+        for record in added[self.indexed :]:
+            firsts = self._first_by_author.setdefault(record.author, {})
+            for service in {services.service_of(path) for path in record.paths}:
+                self._changes.setdefault(service, _Times()).add(record.time)
+                if record.is_revert:
+                    self._reverts.setdefault(service, _Times()).add(record.time)
+                first = firsts.get(service)
+                if first is None or record.time < first:
+                    firsts[service] = record.time
+        self.indexed = len(added)
+
+    def is_new(self, author: str, services: Iterable[str], now: int) -> bool:
+        """Whether `author` changed none of the files of one of `services` before `now`."""
+        firsts = self._first_by_author.get(author, {})
+        return any(firsts.get(service, now) >= now for service in services)
+
+    def counts(self, services: Iterable[str], now: int) -> dict[str, float | None]:
+        changes_30d = changes_90d = reverts_90d = 0
+        for service in services:
+            if changes := self._changes.get(service):
+                changes_30d += changes.between(now - 30 * DAY, now)
+                changes_90d += changes.between(now - 90 * DAY, now)
+            if reverts := self._reverts.get(service):
+                reverts_90d += reverts.between(now - 90 * DAY, now)
+        return {
+            "service_changes_30d": float(changes_30d),
+            "service_changes_90d": float(changes_90d),
+            "service_reverts_90d": float(reverts_90d),
+        }
+
+
+_DIRECTORIES = _Directories()
+_MAX_RENAME_DEPTH = 50  # stops a rename cycle (a -> b -> a)
+_MAPPINGS_KEPT = 4  # service mappings whose activity is kept (one per config in use)
 
 
 class HistoryIndex:
-    """Per-file and per-author timelines of the indexed commits."""
+    """Per-file, per-author and per-service histories of the indexed commits.
+
+    Queries sort and cache lazily, so adding stays cheap in any order; a lock keeps queries from
+    several threads (the service's) and adds from seeing each other's half-done work.
+    """
 
     def __init__(self) -> None:
-        self._files: dict[str, _Timeline] = {}
-        self._authors: dict[str, _Timeline] = {}
-        self._author_touches: dict[str, list[tuple[int, str]]] = {}  # sorted (time, path)
-        self._reverted: dict[str, list[int]] = {}  # author -> times their commits were reverted
-        self._commits = _Timeline()
+        self._lock = threading.Lock()
         self._by_sha: dict[str, CommitRecord] = {}
-        self._pending_reverts: dict[str, list[int]] = {}  # reverted sha -> revert times
+        self._added: list[CommitRecord] = []  # in the order they were added
+        self._files: dict[str, _FileHistory] = {}
+        self._authors: dict[str, _AuthorHistory] = {}
         self._renames: dict[str, list[tuple[int, str]]] = {}  # new path -> (time, old path)
+        self._pending_reverts: dict[str, list[int]] = {}  # reverted sha (prefix) -> revert times
+        self._pending_lengths: set[int] = set()  # the lengths of those prefixes
+        self._sha_length = 0
+        self._activity: OrderedDict[Hashable, _ServiceActivity] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._by_sha)
@@ -183,103 +364,134 @@ class HistoryIndex:
         return sha in self._by_sha
 
     def add(self, record: CommitRecord) -> None:
+        with self._lock:
+            self._add(record)
+
+    def _add(self, record: CommitRecord) -> None:
         if record.sha in self._by_sha:
             return
         self._by_sha[record.sha] = record
-        self._commits.add(record.time, record)
+        self._added.append(record)
+        self._sha_length = max(self._sha_length, len(record.sha))
         for new, old in record.renamed_from:
             # a moved file keeps its history: resolved at query time, whatever the insert order
             bisect.insort(self._renames.setdefault(new, []), (record.time, old))
         for path in record.paths:
-            self._files.setdefault(path, _Timeline()).add(record.time, record)
-        self._authors.setdefault(record.author, _Timeline()).add(record.time, record)
-        touches = self._author_touches.setdefault(record.author, [])
-        for path in record.paths:
-            bisect.insort(touches, (record.time, path))
+            self._files.setdefault(path, _FileHistory()).add(record)
+        self._author(record.author).add(record)
         if record.reverts:
             self._mark_reverted(record.reverts, record.time)
-        for prefix, times in list(self._pending_reverts.items()):
-            if record.sha.startswith(prefix):
-                for time in times:
-                    bisect.insort(self._reverted.setdefault(record.author, []), time)
-                del self._pending_reverts[prefix]
+        self._resolve_pending_reverts(record)
+
+    def _author(self, author: str) -> _AuthorHistory:
+        history = self._authors.get(author)
+        if history is None:
+            history = self._authors[author] = _AuthorHistory()
+        return history
 
     def _mark_reverted(self, reverted: str, time: int) -> None:
-        target = self._by_sha.get(reverted) or next(
-            (r for sha, r in self._by_sha.items() if sha.startswith(reverted)), None
-        )
+        target = self._find(reverted)
         if target is None:  # the reverted commit arrives later (out-of-order indexing)
             self._pending_reverts.setdefault(reverted, []).append(time)
+            self._pending_lengths.add(len(reverted))
             return
-        bisect.insort(self._reverted.setdefault(target.author, []), time)
+        self._author(target.author).reverted.add(time)
+
+    def _find(self, sha: str) -> CommitRecord | None:
+        """The commit `sha` names, in full or abbreviated."""
+        found = self._by_sha.get(sha)
+        if found is None and len(sha) < self._sha_length:
+            found = next((r for full, r in self._by_sha.items() if full.startswith(sha)), None)
+        return found
+
+    def _resolve_pending_reverts(self, record: CommitRecord) -> None:
+        if not self._pending_reverts:
+            return
+        for length in self._pending_lengths:
+            for time in self._pending_reverts.pop(record.sha[:length], ()):
+                self._author(record.author).reverted.add(time)
 
     def features(
-        self, change: Change, rules: MessageRules, service_of: ServiceOf | None = None
+        self, change: Change, rules: MessageRules, services: ServiceMap | None = None
     ) -> dict[str, float | None]:
         """History features of `change` from the commits strictly before its time."""
+        with self._lock:
+            return self._features(change, rules, services or _DIRECTORIES)
+
+    def _features(
+        self, change: Change, rules: MessageRules, services: ServiceMap
+    ) -> dict[str, float | None]:
         now = change.time
-        service_of = service_of or subsystem
-        prior = {path: self._prior(path, now) for path in dict.fromkeys(change.paths)}
-        existing = {path: events for path, events in prior.items() if events}
-        authors = {event.author for events in existing.values() for event in events}
-        days_since = [(now - events[-1].time) / DAY for events in existing.values()]
-        window = now - 90 * DAY
-        recent = {e.sha: e for events in existing.values() for e in events if e.time >= window}
-
-        author_commits = self._authors.get(change.author, _Timeline()).before(now)
-        touches = self._author_touches.get(change.author, [])
-        earlier = touches[: bisect.bisect_left(touches, (now, ""))]
-        subsystems = {subsystem(path) for path in change.new_paths}
-        services = {service_of(path) for path in change.new_paths}
-        services_before = {service_of(path) for _, path in earlier}
-        reverted = bisect.bisect_left(self._reverted.get(change.author, []), now)
         files = len(change.paths)
-
+        facts = self._file_facts(change.paths, now)
+        author = self._authors.get(change.author) or _AuthorHistory()
+        commits = author.commits.before(now)
+        touched = {services.service_of(path) for path in change.new_paths}
+        activity = self._activity_of(services)
+        days_since = facts.days_since
         values: dict[str, float | None] = {
             "fix": float(rules.is_fix(change.message)),
-            "ndev": float(len(authors | {change.author})),
+            "ndev": float(len(facts.authors | {change.author})),
             "age": sum(days_since) / len(days_since) if days_since else 0.0,
-            "nuc": float(sum(len(events) for events in prior.values()) + files),
-            "exp": float(len(earlier) + files),
-            "rexp": sum(1.0 / (1.0 + (now - time) / DAY) for time, _ in earlier) + files,
-            "sexp": float(sum(1 for _, path in earlier if subsystem(path) in subsystems)),
-            "recent_fixes_90d": float(sum(e.is_fix for e in recent.values())),
-            "recent_reverts_90d": float(sum(e.is_revert for e in recent.values())),
-            "author_revert_share": reverted / author_commits if author_commits else None,
+            "nuc": float(facts.changes + files),
+            "exp": float(author.touches.before(now) + files),
+            "rexp": author.recency(now) + files,
+            "sexp": float(author.touches_in({subsystem(p) for p in change.new_paths}, now)),
+            "recent_fixes_90d": float(sum(r.is_fix for r in facts.recent.values())),
+            "recent_reverts_90d": float(sum(r.is_revert for r in facts.recent.values())),
+            "author_revert_share": author.reverted.before(now) / commits if commits else None,
             "min_file_age_days": min(days_since) if days_since else None,
-            "author_new_to_service": float(bool(services - services_before)),
+            "author_new_to_service": float(activity.is_new(change.author, touched, now)),
         }
-        return values | self._service_activity(services, now, service_of)
+        return values | activity.counts(touched, now)
 
-    def _prior(self, path: str, now: int, depth: int = 0) -> list[CommitRecord]:
-        """The commits that changed `path` (under this or an earlier name) before `now`."""
-        timeline = self._files.get(path)
-        events = timeline.events[: timeline.before(now)] if timeline else []
-        renames = self._renames.get(path, [])
-        earlier = [(time, old) for time, old in renames if time < now]
-        if earlier and depth < 50:  # the depth guard stops a rename cycle (a -> b -> a)
-            time, old = earlier[-1]
-            return self._prior(old, time, depth + 1) + events
-        return events
+    def _file_facts(self, paths: Sequence[str], now: int) -> _FileFacts:
+        facts = _FileFacts()
+        window = now - 90 * DAY
+        for path in dict.fromkeys(paths):
+            last = None
+            for span in self._spans(path, now):
+                if not span.end:
+                    continue
+                history = span.history
+                facts.changes += span.end
+                last = history.times[span.end - 1]
+                facts.authors.update(history.authors_before(span.cutoff))
+                for record in history.records[history.before(window) : span.end]:
+                    facts.recent[record.sha] = record
+            if last is not None:
+                facts.days_since.append((now - last) / DAY)
+        return facts
 
-    def _service_activity(
-        self, services: set[str], now: int, service_of: ServiceOf
-    ) -> dict[str, float | None]:
-        counts = {
-            "service_changes_30d": 0.0,
-            "service_changes_90d": 0.0,
-            "service_reverts_90d": 0.0,
-        }
-        for record in self._commits.between(now - 90 * DAY, now):
-            touched = len(services.intersection(service_of(path) for path in record.paths))
-            counts["service_changes_90d"] += touched
-            counts["service_reverts_90d"] += touched * record.is_revert
-            if record.time >= now - 30 * DAY:
-                counts["service_changes_30d"] += touched
-        return dict(counts)
+    def _spans(self, path: str, now: int) -> list[_Span]:
+        """The commits that changed `path` before `now`, under this and earlier names, oldest
+        name first."""
+        spans: list[_Span] = []
+        for _ in range(_MAX_RENAME_DEPTH + 1):
+            history = self._files.get(path)
+            if history is not None:
+                spans.append(_Span(history, history.before(now), now))
+            renames = self._renames.get(path, [])
+            earlier = bisect.bisect_left(renames, (now, ""))  # renames strictly before now
+            if not earlier:
+                break
+            now, path = renames[earlier - 1]
+        spans.reverse()
+        return spans
+
+    def _activity_of(self, services: ServiceMap) -> _ServiceActivity:
+        key = services.fingerprint
+        activity = self._activity.pop(key, None) or _ServiceActivity()
+        self._activity[key] = activity  # most recently used last
+        while len(self._activity) > _MAPPINGS_KEPT:
+            self._activity.popitem(last=False)
+        activity.catch_up(self._added, services)
+        return activity
 
     def records(self) -> Iterator[CommitRecord]:
-        return iter(self._commits.events)
+        """The indexed commits by time (equal times in the order they were added)."""
+        with self._lock:
+            return iter(sorted(self._added, key=_time_of))
 
 
 def save_records(records: Iterable[CommitRecord], path: Path, append: bool = True) -> None:

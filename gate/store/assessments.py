@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from gate.assess import AssessmentResult
 from gate.store.db import Database
-from gate.store.tables import Assessment, utcnow
+from gate.store.tables import Assessment, AuditEntry, Deployment, utcnow
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,31 @@ def save_result(
         row.policy_version = policy_version
 
 
+def record_decided(
+    db: Database,
+    row: Assessment,
+    result: AssessmentResult,
+    policy_version: str | None,
+    entry: AuditEntry,
+    deployment: Deployment | None = None,
+) -> tuple[int, int | None]:
+    """A new assessment with its result, the audit entry of its decision and, for a deploy, its
+    deployment, in one transaction: (assessment id, deployment id)."""
+    with db.session() as session:
+        _fill(row, result)
+        row.policy_version = policy_version
+        session.add(row)
+        session.flush()
+        entry.assessment_id = row.id
+        session.add(entry)
+        if deployment is None:
+            return row.id, None
+        deployment.assessment_id = row.id
+        session.add(deployment)
+        session.flush()
+        return row.id, deployment.id
+
+
 def record_local(db: Database, repository: str, result: AssessmentResult) -> int:
     with db.session() as session:
         row = Assessment(
@@ -88,6 +113,10 @@ def _fill(row: Assessment, result: AssessmentResult) -> None:
     row.would_decide = result.decision.would
     row.mode = result.decision.mode
     row.reasons = [reason.to_json() for reason in result.reasons]
+    if result.shadow is not None:
+        row.shadow_model_version = result.shadow.model_version
+        row.shadow_score = result.shadow.probability
+        row.shadow_level = result.shadow.level
     if result.decision.verdict == "hold" and row.held_at is None:
         row.held_at = utcnow()
 

@@ -27,15 +27,14 @@ def record(
     model_version: str | None = None,
 ) -> int:
     with db.session() as session:
-        entry = AuditEntry(
+        entry = new_entry(
             actor=actor,
             action=action,
             reason=reason,
             repository=repository,
             sha=sha,
             subject=subject,
-            details=details or {},
-            delivery_id=current_delivery_id(),
+            details=details,
             assessment_id=assessment_id,
             policy_version=policy_version,
             model_version=model_version,
@@ -43,6 +42,35 @@ def record(
         session.add(entry)
         session.flush()
         return entry.id
+
+
+def new_entry(
+    *,
+    actor: str,
+    action: str,
+    reason: str,
+    repository: str | None = None,
+    sha: str | None = None,
+    subject: str | None = None,
+    details: dict[str, Any] | None = None,
+    assessment_id: int | None = None,
+    policy_version: str | None = None,
+    model_version: str | None = None,
+) -> AuditEntry:
+    """An entry to add within a transaction that writes what it records (see `record`)."""
+    return AuditEntry(
+        actor=actor,
+        action=action,
+        reason=reason,
+        repository=repository,
+        sha=sha,
+        subject=subject,
+        details=details or {},
+        delivery_id=current_delivery_id(),
+        assessment_id=assessment_id,
+        policy_version=policy_version,
+        model_version=model_version,
+    )
 
 
 def entries(

@@ -60,6 +60,26 @@ def last_good_sha(db: Database, repository: str, environment: str) -> str | None
         )
 
 
+def previous_good_sha(db: Database, deployment: Deployment) -> str | None:
+    """What this deployment replaced: the newest other successful deploy of another commit."""
+    with db.session() as session:
+        found = session.scalar(
+            select(Deployment.sha)
+            .where(
+                Deployment.repository == deployment.repository,
+                Deployment.environment == deployment.environment,
+                Deployment.status == "success",
+                Deployment.id != deployment.id,
+                Deployment.sha != deployment.sha,
+            )
+            .order_by(Deployment.id.desc())
+            .limit(1)
+        )
+    if found is None and deployment.base_sha != deployment.sha:
+        return deployment.base_sha
+    return found
+
+
 def last_deployed_at(db: Database, repository: str, environment: str) -> datetime | None:
     with db.session() as session:
         return session.scalar(
@@ -81,7 +101,7 @@ def recent_failures(db: Database, repository: str, environment: str, days: int =
                 select(Deployment.id).where(
                     Deployment.repository == repository,
                     Deployment.environment == environment,
-                    Deployment.status.in_(("failure", "error", "rolled_back")),
+                    Deployment.status.in_(("failure", "error", "rolled_back", "regressed")),
                     Deployment.finished_at >= utcnow() - timedelta(days=days),
                 )
             ).all()

@@ -124,6 +124,34 @@ class Assessment(Base):
     held_at: Mapped[datetime | None] = mapped_column()
     resolved_at: Mapped[datetime | None] = mapped_column()
     resolution: Mapped[str | None] = mapped_column(String(16))  # approved | rejected
+    # the repository's model in shadow, scored beside the decision and never affecting it
+    shadow_model_version: Mapped[str | None] = mapped_column(String(64))
+    shadow_score: Mapped[float | None] = mapped_column(Float)
+    shadow_level: Mapped[str | None] = mapped_column(String(16))
+
+
+class RepoModel(Base):
+    """A model trained on one repository's history, and where it stands."""
+
+    __tablename__ = "repo_models"
+    __table_args__ = (
+        UniqueConstraint("repository", "model_version", name="uq_repo_model_version"),
+        Index("ix_repo_models_state", "repository", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository: Mapped[str] = mapped_column(String(256))
+    model_version: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(Text)  # the model directory, as the service reads it
+    # shadow -> promoted -> retired; shadow -> retired (replaced by a newer shadow)
+    state: Mapped[str] = mapped_column(String(16), default="shadow")
+    labelled_rows: Mapped[int] = mapped_column(Integer)
+    labelled_failures: Mapped[int] = mapped_column(Integer)
+    # the shadow comparison on the recent window: both models' figures, the rule and its verdict
+    evaluation: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    trained_at: Mapped[datetime] = mapped_column(default=utcnow)
+    promoted_at: Mapped[datetime | None] = mapped_column()
+    retired_at: Mapped[datetime | None] = mapped_column()
 
 
 class AuditEntry(Base):
@@ -235,6 +263,8 @@ class Deployment(Base):
     status: Mapped[str | None] = mapped_column(String(16))
     finished_at: Mapped[datetime | None] = mapped_column()
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # median commit-to-deploy time of its change set, for DORA's lead time
+    lead_time_seconds: Mapped[float | None] = mapped_column(Float)
 
 
 class DeploymentPR(Base):
@@ -244,3 +274,57 @@ class DeploymentPR(Base):
 
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), primary_key=True)
     pr_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class Watch(Base):
+    """The post-deploy watch of one deployment: its plan, its looks, its verdict and what it did."""
+
+    __tablename__ = "watches"
+    __table_args__ = (
+        Index("ix_watches_env", "repository", "environment", "id"),
+        Index("ix_watches_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), unique=True)
+    repository: Mapped[str] = mapped_column(String(256))
+    environment: Mapped[str] = mapped_column(String(256))
+    sha: Mapped[str] = mapped_column(String(64))
+    last_good_sha: Mapped[str | None] = mapped_column(String(64))
+    deployed_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime] = mapped_column()
+    # the SLIs with their queries rendered, Prometheus, steps and the action: fixed at the start
+    plan: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # watching -> healthy | inconclusive | regressed
+    state: Mapped[str] = mapped_column(String(16), default="watching")
+    looks: Mapped[int] = mapped_column(Integer, default=0)
+    verdict: Mapped[dict[str, Any] | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any] | None] = mapped_column()  # the scenario the verdict saw
+    evidence_png: Mapped[bytes | None] = mapped_column(LargeBinary)
+    evidence_token: Mapped[str | None] = mapped_column(String(64))
+    actions: Mapped[dict[str, Any]] = mapped_column(default=dict)  # what was done, step by step
+    incident_issue: Mapped[int | None] = mapped_column(Integer)
+    rolled_back_at: Mapped[datetime | None] = mapped_column()
+    restored_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class ServiceFreeze(Base):
+    """Deployments of a service held after a regression, until its incident is closed or lifted."""
+
+    __tablename__ = "service_freezes"
+    __table_args__ = (Index("ix_freezes_env", "repository", "environment", "lifted_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository: Mapped[str] = mapped_column(String(256))
+    environment: Mapped[str] = mapped_column(String(256))
+    service: Mapped[str] = mapped_column(String(256))  # "*": the whole environment
+    reason: Mapped[str] = mapped_column(Text)
+    watch_id: Mapped[int | None] = mapped_column(ForeignKey("watches.id"))
+    incident_issue: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lifted_at: Mapped[datetime | None] = mapped_column()
+    lifted_by: Mapped[str | None] = mapped_column(String(128))
+    lift_reason: Mapped[str | None] = mapped_column(Text)

@@ -8,9 +8,10 @@ import secrets
 from sqlalchemy import select
 
 from gate.store.db import Database
-from gate.store.tables import ApiToken
+from gate.store.tables import ApiToken, utcnow
 
 PREFIX = "rg_"
+ADMIN_SCOPE = "*"  # the repository of an admin token: it reads every repository, acts on none
 
 
 def _digest(token: str) -> str:
@@ -19,6 +20,7 @@ def _digest(token: str) -> str:
 
 
 def create_token(db: Database, repository: str, name: str, actor: str | None = None) -> str:
+    """A new token for `repository` (or ADMIN_SCOPE); only its digest is kept."""
     token = PREFIX + secrets.token_urlsafe(32)
     with db.session() as session:
         session.add(
@@ -42,3 +44,18 @@ def repository_for(db: Database, token: str) -> str | None:
     """The repository a live token belongs to, or None."""
     owner = token_owner(db, token)
     return owner[0] if owner else None
+
+
+def revoke_tokens(db: Database, repository: str, name: str) -> int:
+    """Revoke the live tokens of `repository` (or ADMIN_SCOPE) named `name`; how many."""
+    with db.session() as session:
+        rows = session.scalars(
+            select(ApiToken).where(
+                ApiToken.repository == repository,
+                ApiToken.name == name,
+                ApiToken.revoked_at.is_(None),
+            )
+        ).all()
+        for row in rows:
+            row.revoked_at = utcnow()
+        return len(rows)

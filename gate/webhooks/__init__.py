@@ -8,7 +8,15 @@ from typing import Any
 
 from gate.context import Services
 from gate.store.tables import Delivery
-from gate.webhooks import deployments, installation, pull_request, push, votes, workflow_run
+from gate.webhooks import (
+    deployments,
+    incidents,
+    installation,
+    pull_request,
+    push,
+    votes,
+    workflow_run,
+)
 
 
 @dataclass(frozen=True)
@@ -25,12 +33,13 @@ _HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("workflow_run", "completed"): Handler(workflow_run.handle),
     ("installation", "created"): Handler(installation.handle),
     ("installation_repositories", "added"): Handler(installation.handle),
-    ("issue_comment", "created"): Handler(votes.on_comment),
+    ("issue_comment", "created"): Handler(incidents.on_comment),
     ("check_run", "requested_action"): Handler(votes.on_button),
     ("deployment_protection_rule", "requested"): Handler(
         deployments.on_protection_rule, deployments.give_up_protection_rule
     ),
     ("deployment_status", "created"): Handler(deployments.on_deployment_status),
+    ("issues", "closed"): Handler(incidents.on_issue_closed),
 }
 
 

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from gate import deploys
+from gate import watch as post_deploy_watch
 from gate.approvals import approver_words
 from gate.context import Services
 from gate.github import GitHubAPI, Repo
-from gate.mirror import clone_url
+from gate.mirror import MissingCommit, clone_url
 from gate.policy_config import DEFAULT_POLICY
 from gate.policy_loader import DEFAULT_VERSION, LoadedPolicy
+from gate.repository_context import prepare_repository
 from gate.store import audit
 from gate.store import deployments as store
 from gate.store.tables import Delivery, Deployment, DeploymentPR, utcnow
@@ -85,20 +88,16 @@ def on_protection_rule(services: Services, delivery: Delivery, payload: dict[str
     deployment = _deployment(services, delivery, request, github)
     if deployment.state != "requested":
         return  # a redelivery or a retry after the answer: already handled
-    url = clone_url(
-        services.settings.git_url_template,
-        repo.full_name,
-        request["clone_url"],
-        github.access_token(),
+    context = prepare_repository(
+        services,
+        github,
+        repo,
+        default_branch=request["default_branch"],
+        need=[deployment.sha] + ([deployment.base_sha] if deployment.base_sha else []),
+        payload_clone_url=request["clone_url"],
     )
-    branch = request["default_branch"]
-    need = [deployment.sha] + ([deployment.base_sha] if deployment.base_sha else [])
-    mirror = services.mirrors.ensure(
-        repo.full_name, url, refspecs=[f"+refs/heads/{branch}:refs/heads/{branch}"], need=need
-    )
-    services.indexes.update(mirror, branch)
-    loaded = services.policies.load(repo.full_name, mirror, f"refs/heads/{branch}")
-    scored = deploys.assess_deployment(services, mirror, deployment, loaded)
+    loaded = context.policy
+    scored = deploys.assess_deployment(services, context, deployment)
     assessment_id = deploys.record_assessment(services, deployment, scored, loaded.version)
     deployment = store.update(services.db, deployment.id, assessment_id=assessment_id)
     words = "; ".join(scored.reasons[:4])
@@ -114,7 +113,7 @@ def on_protection_rule(services: Services, delivery: Delivery, payload: dict[str
         details={"rules": scored.rules, "commits": len(scored.commits)},
         assessment_id=assessment_id,
         policy_version=loaded.version,
-        model_version=services.model.version,
+        model_version=services.model_for(repo.full_name).model.version,
     )
     if scored.verdict != "hold":
         deploys.settle(
@@ -150,7 +149,7 @@ def _hold(
         subject=f"{deployment.environment} deployment {deployment.id}",
         assessment_id=deployment.assessment_id,
         policy_version=loaded.version,
-        model_version=services.model.version,
+        model_version=services.model_for(repo.full_name).model.version,
     )
     github.review_deployment(
         repo,
@@ -203,13 +202,14 @@ def give_up_protection_rule(
 
 
 def on_deployment_status(services: Services, delivery: Delivery, payload: dict[str, Any]) -> None:
-    """Remember how deployments ended: the last good one is the next change set's base."""
+    """Remember how deployments ended; a success starts the watch and may end an incident."""
     try:
         status = str(payload["deployment_status"]["state"])
         deployment_id = int(payload["deployment"]["id"])
         repository = str(payload["repository"]["full_name"])
         environment = str(payload["deployment"]["environment"])
         sha = str(payload["deployment"]["sha"])
+        at = _timestamp(payload["deployment_status"].get("created_at"))
     except (KeyError, TypeError, ValueError) as error:
         raise MalformedPayload(f"deployment_status payload: {error!r}") from None
     if status not in ("success", "failure", "error"):
@@ -227,8 +227,44 @@ def on_deployment_status(services: Services, delivery: Delivery, payload: dict[s
                 environment=environment,
                 sha=sha,
                 github_deployment_id=deployment_id,
+                installation_id=(payload.get("installation") or {}).get("id"),
                 source="observed",
                 state="observed",
             )
             session.add(row)
-        row.status, row.finished_at = status, utcnow()
+        if row.status == "rolled_back":
+            return  # riskgate already failed it; a late success from the pipeline changes nothing
+        row.status, row.finished_at = status, at
+        session.flush()
+        session.expunge(row)
+    if status == "success":
+        _after_success(services, payload, row, at)
+
+
+def _after_success(
+    services: Services, payload: dict[str, Any], deployment: Deployment, at: datetime
+) -> None:
+    repo = Repo.parse(deployment.repository)
+    github = services.github(int(payload["installation"]["id"]))
+    branch = str(payload["repository"].get("default_branch") or "main")
+    url = clone_url(
+        services.settings.git_url_template,
+        repo.full_name,
+        payload["repository"].get("clone_url"),
+        github.access_token(),
+    )
+    # deployed from elsewhere than the default branch (MissingCommit): its policy is what we have
+    with contextlib.suppress(MissingCommit):
+        services.mirrors.ensure(
+            repo.full_name,
+            url,
+            refspecs=[f"+refs/heads/{branch}:refs/heads/{branch}"],
+            need=[deployment.sha],
+        )
+    post_deploy_watch.after_success(services, deployment, at, branch)
+
+
+def _timestamp(text: Any) -> datetime:
+    if not text:
+        return utcnow()
+    return datetime.fromisoformat(str(text).replace("Z", "+00:00")).astimezone(UTC)

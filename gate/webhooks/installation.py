@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from gate.context import Services
 from gate.gitcmd import git
 from gate.github import Repo
-from gate.mirror import clone_url
+from gate.mirror import clone_url, web_url
 from gate.store.jobs import enqueue
 from gate.store.tables import Delivery
 from gate.webhooks.errors import MalformedPayload, PermanentError
@@ -29,13 +28,6 @@ def handle(services: Services, delivery: Delivery, payload: dict[str, Any]) -> N
                 {"installation_id": installation_id, "repository": full_name},
                 services.settings.job_max_attempts,
             )
-
-
-def web_url(api_url: str, full_name: str) -> str:
-    """The repository's https clone URL on github.com or a GitHub Enterprise Server."""
-    host = urlsplit(api_url).netloc
-    host = "github.com" if host == "api.github.com" else host
-    return f"https://{host}/{full_name}.git"
 
 
 def index_repository(services: Services, args: dict[str, Any]) -> None:

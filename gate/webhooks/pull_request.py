@@ -8,11 +8,11 @@ from typing import Any
 
 from gate import checks, metrics
 from gate.assess import AssessmentResult, assess_change
+from gate.commit_range import merge_base
 from gate.context import Services
-from gate.gitcmd import merge_base
 from gate.github import GitHubAPI, Repo
-from gate.mirror import clone_url
 from gate.repo_config import repo_services
+from gate.repository_context import prepare_repository
 from gate.store import assessments, audit
 from gate.store import coverage as coverage_store
 from gate.store.tables import Delivery, utcnow
@@ -164,47 +164,40 @@ def give_up(services: Services, delivery: Delivery, payload: dict[str, Any], err
 def _assess(
     services: Services, github: GitHubAPI, change: PullRequestChange
 ) -> tuple[AssessmentResult, str]:
-    url = clone_url(
-        services.settings.git_url_template,
-        change.repo.full_name,
-        change.clone_url,
-        github.access_token(),
-    )
-    mirror = services.mirrors.ensure(
-        change.repo.full_name,
-        url,
-        refspecs=list(
-            dict.fromkeys(
-                [
-                    f"+refs/heads/{change.base_ref}:refs/heads/{change.base_ref}",
-                    f"+refs/heads/{change.default_branch}:refs/heads/{change.default_branch}",
-                    f"+refs/pull/{change.number}/head:refs/pull/{change.number}/head",
-                ]
-            )
-        ),
+    pull_ref = f"refs/pull/{change.number}/head"
+    context = prepare_repository(
+        services,
+        github,
+        change.repo,
+        default_branch=change.default_branch,
         need=[change.base_sha, change.head_sha],
+        payload_clone_url=change.clone_url,
+        index_branch=change.base_ref,
+        extra_refspecs=[f"+{pull_ref}:{pull_ref}"],
     )
-    index = services.indexes.update(mirror, change.base_ref)
+    mirror, objects = context.mirror, context.objects
     # the base's own config decides: a pull request cannot relax the rules it is judged by
-    repo_services_, notes = repo_services(mirror, change.base_sha)
+    repo_services_, notes = repo_services(mirror, change.base_sha, objects)
     # what GitHub shows as the PR's files: head against its merge base with the base branch
-    base = merge_base(mirror, change.base_sha, change.head_sha)
+    base = merge_base(objects, mirror, change.base_sha, change.head_sha)
     coverage, coverage_notes = coverage_store.report_for(
         services.db, change.repo.full_name, change.head_sha, mirror
     )
-    loaded = services.policies.load(
-        change.repo.full_name, mirror, f"refs/heads/{change.default_branch}"
-    )
+    loaded = context.policy
+    chosen = services.model_for(change.repo.full_name)
     result = assess_change(
         mirror,
         base,
         change.head_sha,
-        services.model,
-        index=index,
+        chosen.model,
+        shadow=chosen.shadow,
+        index=context.index,
         services=repo_services_,
         coverage=coverage,
         notes=[*loaded.notes(), *notes, *coverage_notes],
         policy=loaded.policy,
+        objects=objects,
+        service_incidents=context.incidents,
     )
     return result, loaded.version
 

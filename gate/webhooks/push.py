@@ -31,5 +31,9 @@ def handle(services: Services, delivery: Delivery, payload: dict[str, Any]) -> N
         repository.get("clone_url"),
         github.access_token(),
     )
-    mirror = services.mirrors.ensure(repo.full_name, url, refspecs=[f"+{ref}:{ref}"], need=[after])
+    # the commit may already be here (a PR head fetched earlier, then fast-forwarded): the
+    # branch must still move, so fetch whenever the default branch is pushed
+    mirror = services.mirrors.ensure(
+        repo.full_name, url, refspecs=[f"+{ref}:{ref}"], need=[after], force_fetch=True
+    )
     services.indexes.update(mirror, default_branch)

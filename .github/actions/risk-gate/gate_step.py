@@ -9,7 +9,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-POLL_SECONDS = 20
+POLL_SECONDS = float(os.environ.get("RISKGATE_POLL_SECONDS") or 20)
 
 
 def env(name: str, default: str = "") -> str:
@@ -70,7 +70,8 @@ def summary(result: dict) -> str:
 
 def main() -> int:
     base_url = env("RISKGATE_URL").rstrip("/")
-    token = oidc_token(env("RISKGATE_AUDIENCE", "riskgate"))
+    audience = env("RISKGATE_AUDIENCE", "riskgate")
+    token = oidc_token(audience)
     body = {
         "repository": env("RISKGATE_REPOSITORY"),
         "base": env("RISKGATE_BASE"),
@@ -97,7 +98,8 @@ def main() -> int:
     deadline = time.monotonic() + 60 * float(env("RISKGATE_WAIT_MINUTES", "60"))
     while time.monotonic() < deadline:
         time.sleep(POLL_SECONDS)
-        state = call("GET", f"{base_url}/api/v1/assessments/{result['id']}", token)
+        # a fresh token each time: the job's tokens expire long before an approver may answer
+        state = call("GET", f"{base_url}/api/v1/assessments/{result['id']}", oidc_token(audience))
         if state.get("resolution") in ("approved", "rejected", "expired"):
             write("GITHUB_STEP_SUMMARY", f"\n**{state['resolution']}** by an approver.")
             return 0 if state["resolution"] == "approved" else 1
