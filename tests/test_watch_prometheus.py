@@ -582,3 +582,40 @@ def test_an_approver_lifts_the_freeze_on_the_incident_and_nobody_else_can(
     assert [(e.actor, e.reason) for e in lifted] == [
         ("alice", f"lifted by alice on #{number}: fixed forward in #12")
     ]
+
+
+def test_a_pipeline_reporting_finished_through_the_api_is_watched_too(
+    client, fake_github: FakeGitHub, remotes: Path, steady: PrometheusServer
+) -> None:
+    rollout = Rollout(client, fake_github, remotes, policy_for(steady))
+    push = real_payload("push", "push")
+    push["repository"].update(full_name=rollout.project.full_name, default_branch="master")
+    push.update(ref="refs/heads/master", after=rollout.head, installation={"id": 1})
+    deliver(client, "push", push)  # riskgate learns the installation and mirrors the repository
+    wait_until(lambda: client.app.state.services.mirrors.is_warm(rollout.project.full_name))
+    token = create_token(client.app.state.services.db, rollout.project.full_name, "ci")
+    headers = {"Authorization": f"Bearer {token}"}
+    assessed = client.post(
+        "/api/v1/assessments",
+        headers=headers,
+        json={
+            "repository": rollout.project.full_name,
+            "base": rollout.good,
+            "head": rollout.head,
+            "kind": "deploy",
+            "environment": "production",
+        },
+    )
+    assert assessed.status_code == 201, assessed.text
+    deployment_id = assessed.json()["deployment_id"]
+    finished = client.post(
+        f"/api/v1/deployments/{deployment_id}/finished",
+        headers=headers,
+        json={"status": "success"},
+    )
+    assert finished.status_code == 200, finished.text
+    assert "watching its SLIs until" in finished.json()["message"]
+    watch = rollout.watch()
+    assert watch is not None and watch.deployment_id == deployment_id
+    assert watch.last_good_sha == rollout.good
+    assert [m["name"] for m in watch.plan["metrics"]] == ["error ratio", "p90 latency"]
