@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,25 +59,36 @@ def record_regression(services: Services, watch_id: int) -> None:
     )
 
 
+@dataclass(frozen=True)
+class _Scene:
+    """What every step needs: the watch as it stands, its deployment, and GitHub (if any)."""
+
+    services: Services
+    watch: Watch
+    deployment: Deployment
+    github: GitHubAPI | None
+    repo: Repo
+
+
 def act_on_regression(services: Services, watch: Watch) -> None:
     """Run the steps not yet done; raise ActionsIncomplete when one may succeed on a retry."""
     deployment = _deployment(services, watch.deployment_id)
     github = services.github(deployment.installation_id) if deployment.installation_id else None
-    repo = Repo.parse(watch.repository)
-    steps: dict[str, Callable[[], dict[str, Any]]] = {
-        "mark_failed": lambda: _mark_failed(services, watch, deployment, github, repo),
-        "rollback": lambda: _roll_back(services, watch, deployment, github, repo),
-        "evidence": lambda: _evidence(services, watch),
-        "incident": lambda: _open_incident(services, watch, deployment, github, repo),
-        "freeze": lambda: _freeze(services, watch),
-        "outcome": lambda: _record_outcome(services, watch, deployment),
+    scene = _Scene(services, watch, deployment, github, Repo.parse(watch.repository))
+    steps: dict[str, Callable[[_Scene], dict[str, Any]]] = {
+        "mark_failed": _mark_failed,
+        "rollback": _roll_back,
+        "evidence": _evidence,
+        "incident": _open_incident,
+        "freeze": _freeze,
+        "outcome": _record_outcome,
     }
     retry = []
     for name in STEPS:
         if watch.actions.get(name, {}).get("done"):
             continue
         try:
-            result = {"done": True, **steps[name]()}
+            result = {"done": True, **steps[name](replace(scene, watch=watch))}
         except (GitHubUnavailable, GitHubError) as error:
             transient = isinstance(error, GitHubUnavailable) or error.status >= 500
             result = {"done": not transient, "error": f"{error.__class__.__name__}: {error}"}
@@ -106,15 +118,10 @@ def _record_step(services: Services, watch_id: int, name: str, result: dict[str,
 # ----------------------------------------------------------------------------------- the steps
 
 
-def _mark_failed(
-    services: Services,
-    watch: Watch,
-    deployment: Deployment,
-    github: GitHubAPI | None,
-    repo: Repo,
-) -> dict[str, Any]:
+def _mark_failed(scene: _Scene) -> dict[str, Any]:
+    watch, deployment, github = scene.watch, scene.deployment, scene.github
     acting = bool(watch.plan.get("act"))
-    with services.db.session() as session:
+    with scene.services.db.session() as session:
         row = session.get(Deployment, deployment.id)
         assert row is not None
         row.status = "rolled_back" if acting else "regressed"
@@ -122,7 +129,7 @@ def _mark_failed(
     if not acting or github is None or deployment.github_deployment_id is None:
         return {"github": False}
     github.create_deployment_status(
-        repo,
+        scene.repo,
         deployment.github_deployment_id,
         "failure",
         f"riskgate: {_headline(watch)}; rolling back"[:140],
@@ -130,13 +137,8 @@ def _mark_failed(
     return {"github": True}
 
 
-def _roll_back(
-    services: Services,
-    watch: Watch,
-    deployment: Deployment,
-    github: GitHubAPI | None,
-    repo: Repo,
-) -> dict[str, Any]:
+def _roll_back(scene: _Scene) -> dict[str, Any]:
+    watch, deployment, github = scene.watch, scene.deployment, scene.github
     action = watch.plan.get("action")
     if not watch.plan.get("act") or action is None:
         return {"how": "none", "why": "act is false: alert only"}
@@ -153,16 +155,16 @@ def _roll_back(
     }
     if action.get("redeploy"):
         new_id = github.create_deployment(
-            repo,
+            scene.repo,
             watch.last_good_sha,
             watch.environment,
             f"riskgate rollback of {watch.sha[:10]}",
             {"riskgate_rollback_of": deployment.github_deployment_id, "watch": watch.id},
         )
         return {"how": "redeploy", "github_deployment_id": new_id, "ref": watch.last_good_sha}
-    ref = action.get("ref") or _default_branch(services, watch)
+    ref = action.get("ref") or _default_branch(scene.services, watch)
     inputs = {name: render(value, values) for name, value in action.get("inputs", {}).items()}
-    github.dispatch_workflow(repo, action["workflow"], ref, inputs)
+    github.dispatch_workflow(scene.repo, action["workflow"], ref, inputs)
     return {
         "how": "workflow_dispatch",
         "workflow": action["workflow"],
@@ -180,7 +182,8 @@ def _default_branch(services: Services, watch: Watch) -> str:
     return "main"
 
 
-def _evidence(services: Services, watch: Watch) -> dict[str, Any]:
+def _evidence(scene: _Scene) -> dict[str, Any]:
+    services, watch = scene.services, scene.watch
     if not watch.evidence:
         return {"png": False}
     png = evidence_png(watch.evidence, watch.verdict or {})
@@ -196,19 +199,13 @@ def evidence_url(services: Services, watch_id: int, token: str) -> str:
     return f"{str(services.settings.public_url).rstrip('/')}/evidence/{watch_id}/{token}.png"
 
 
-def _open_incident(
-    services: Services,
-    watch: Watch,
-    deployment: Deployment,
-    github: GitHubAPI | None,
-    repo: Repo,
-) -> dict[str, Any]:
+def _open_incident(scene: _Scene) -> dict[str, Any]:
+    watch, github = scene.watch, scene.github  # as it stands: the evidence and rollback are in
     if github is None:
         return {"issue": None, "why": "no GitHub installation for this deployment"}
-    watch = watch_store.load(services.db, watch.id)  # the evidence and the rollback are in by now
-    body = incident_body(services, watch, deployment)
+    body = incident_body(scene.services, watch, scene.deployment)
     number = github.create_issue(
-        repo,
+        scene.repo,
         f"riskgate: {watch.environment} deploy of {watch.sha[:10]} regressed ({_headline(watch)})",
         body,
         [INCIDENT_LABEL],
@@ -290,11 +287,11 @@ def _change_set_lines(services: Services, watch: Watch, deployment: Deployment) 
     return lines + [f"- {reason}" for reason in assessment.reasons[:6]]
 
 
-def _freeze(services: Services, watch: Watch) -> dict[str, Any]:
+def _freeze(scene: _Scene) -> dict[str, Any]:
+    services, watch = scene.services, scene.watch
     if not watch.plan.get("freeze"):
         return {"services": []}
     frozen = sorted(watch_store.regressed_services(watch)) or ["*"]
-    watch = watch_store.load(services.db, watch.id)
     with services.db.session() as session:
         for service in frozen:
             session.add(
@@ -323,7 +320,8 @@ def _freeze(services: Services, watch: Watch) -> dict[str, Any]:
     return {"services": frozen}
 
 
-def _record_outcome(services: Services, watch: Watch, deployment: Deployment) -> dict[str, Any]:
+def _record_outcome(scene: _Scene) -> dict[str, Any]:
+    services, watch, deployment = scene.services, scene.watch, scene.deployment
     """The deployed changes caused a failure: what `gate outcomes` hands to `gate label`."""
     shas = _change_set(services, watch, deployment)
     audit.record(

@@ -145,7 +145,11 @@ class Rollout:
     def wait_acted(self) -> Watch:
         """Until every step of acting on a regression is done (the incident is not the last)."""
         return wait_until(
-            lambda: (w := self.watch()) is not None and set(STEPS) <= set(w.actions) and w,
+            lambda: (
+                (w := self.watch()) is not None
+                and all(w.actions.get(step, {}).get("done") for step in STEPS)
+                and w
+            ),
             timeout=60,
             what="the regression acted on",
         )
@@ -619,3 +623,18 @@ def test_a_pipeline_reporting_finished_through_the_api_is_watched_too(
     assert watch is not None and watch.deployment_id == deployment_id
     assert watch.last_good_sha == rollout.good
     assert [m["name"] for m in watch.plan["metrics"]] == ["error ratio", "p90 latency"]
+
+
+def test_a_github_outage_while_acting_is_retried_without_repeating_what_was_done(
+    client, fake_github: FakeGitHub, remotes: Path, regressing: PrometheusServer, deployed_at
+) -> None:
+    # every attempt of the client's retries fails once: the whole step fails, the job retries it
+    fake_github.fail_next("POST", r"/repos/[^/]+/[^/]+/issues$", 502, times=4)
+    rollout = Rollout(client, fake_github, remotes, policy_for(regressing))
+    rollout.deployed(deployed_at)
+    watch = rollout.wait_acted()
+    assert len(fake_github.issues) == 1
+    assert len(fake_github.dispatches) == 1  # the rollback before it was not sent again
+    assert len(fake_github.deployment_statuses) == 1
+    assert watch.incident_issue == fake_github.issues[0]["number"]
+    assert "error" not in watch.actions["incident"]
