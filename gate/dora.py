@@ -106,38 +106,3 @@ def lead_time_seconds(mirror: Path, base: str | None, sha: str, deployed_at: dat
     stamps = git(mirror, "log", "--format=%ct", span).decode().split()
     ages = [deployed_at.timestamp() - int(stamp) for stamp in stamps] or [0.0]
     return max(0.0, statistics.median(ages))
-
-
-def render_dora_text(figures: DoraFigures) -> str:
-    def duration(seconds: float | None) -> str:
-        if seconds is None:
-            return "n/a"
-        if seconds < 3600:
-            return f"{seconds / 60:.0f} min"
-        if seconds < 2 * 86400:
-            return f"{seconds / 3600:.1f} h"
-        return f"{seconds / 86400:.1f} days"
-
-    rate = figures.change_failure_rate
-    return "\n".join(
-        [
-            "DORA (from the deployments riskgate saw)",
-            f"  deployment frequency  {figures.deployments_per_week:.1f} per week "
-            f"({figures.successful} successful of {figures.deployments} finished)",
-            f"  lead time for changes {duration(figures.lead_time_median_seconds)} (median)",
-            f"  change failure rate   {'n/a' if rate is None else f'{rate:.1%}'} "
-            f"({figures.failed} failed or rolled back)",
-            f"  time to restore       {duration(figures.time_to_restore_median_seconds)} "
-            f"(median of {figures.restored} restored of {figures.regressions} regressions)",
-        ]
-    )
-
-
-def by_environment(
-    db: Database, repository: str, since: datetime, until: datetime
-) -> dict[str, DoraFigures]:
-    with db.session() as session:
-        names = session.scalars(
-            select(Deployment.environment).where(Deployment.repository == repository).distinct()
-        ).all()
-    return {name: dora_figures(db, repository, since, until, name) for name in sorted(names)}

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from gate.dora import DEFINITIONS as DORA_DEFINITIONS
-from gate.dora import DoraFigures, dora_figures, render_dora_text
+from gate.dora import DoraFigures, dora_figures
 from gate.store import queries
 from gate.store.db import Database
 from gate.store.tables import Approval, Assessment, AuditEntry
@@ -432,8 +432,33 @@ def render_text(report: AutonomyReport) -> str:
     lines += _shadow_lines(r) + _approval_lines(r) + ["", "Weekly trend (ISO weeks, UTC)"]
     lines += _week_table(r.weeks)
     if r.dora is not None:
-        lines += ["", render_dora_text(r.dora)]
+        lines += ["", *_dora_lines(r.dora)]
     return "\n".join(lines) + "\n"
+
+
+def _dora_lines(d: DoraFigures) -> list[str]:
+    return [
+        "DORA (from the deployments riskgate saw)",
+        _figure(
+            "deployment frequency",
+            f"{d.deployments_per_week:.1f}/week",
+            f"{d.successful} successful of {d.deployments} finished",
+            2,
+        ),
+        _figure("lead time for changes", duration_words(d.lead_time_median_seconds), "median", 2),
+        _figure(
+            "change failure rate",
+            _percent(d.change_failure_rate),
+            f"{d.failed} failed or rolled back",
+            2,
+        ),
+        _figure(
+            "time to restore",
+            duration_words(d.time_to_restore_median_seconds),
+            f"median of {d.restored} restored of {d.regressions} regressions",
+            2,
+        ),
+    ]
 
 
 def _shadow_lines(r: AutonomyReport) -> list[str]:

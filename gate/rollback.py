@@ -162,7 +162,7 @@ def _roll_back(scene: _Scene) -> dict[str, Any]:
             {"riskgate_rollback_of": deployment.github_deployment_id, "watch": watch.id},
         )
         return {"how": "redeploy", "github_deployment_id": new_id, "ref": watch.last_good_sha}
-    ref = action.get("ref") or _default_branch(scene.services, watch)
+    ref = action.get("ref") or watch.plan.get("default_branch", "main")
     inputs = {name: render(value, values) for name, value in action.get("inputs", {}).items()}
     github.dispatch_workflow(scene.repo, action["workflow"], ref, inputs)
     return {
@@ -171,15 +171,6 @@ def _roll_back(scene: _Scene) -> dict[str, Any]:
         "ref": ref,
         "inputs": inputs,
     }
-
-
-def _default_branch(services: Services, watch: Watch) -> str:
-    mirror = services.mirrors.path(watch.repository)
-    if services.mirrors.is_warm(watch.repository):
-        head = git(mirror, "symbolic-ref", "--short", "HEAD").decode().strip()
-        if head:
-            return head
-    return "main"
 
 
 def _evidence(scene: _Scene) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from gate import metrics, rollback
 from gate.context import Services
 from gate.dora import lead_time_seconds
 from gate.gitcmd import GitError
+from gate.policy_loader import LoadedPolicy
 from gate.prometheus import PrometheusError, query_range
 from gate.rollback_config import JUDGE_KIND, RollbackPolicy, render
 from gate.store import audit
@@ -100,16 +101,17 @@ def start_watch(
     services: Services,
     deployment: Deployment,
     deployed_at: datetime,
-    policy: RollbackPolicy | None,
-    policy_version: str | None = None,
+    loaded: LoadedPolicy,
+    last_good: str | None,
+    default_branch: str,
 ) -> Watch | None:
     """Store the watch and queue its first look; once per deployment, whoever asks twice."""
-    if policy is None:
+    if loaded.policy.rollback is None:
         return None
-    last_good = deployment_store.previous_good_sha(services.db, deployment)
-    plan = plan_watch(policy, deployment.environment, deployment.sha, last_good)
+    plan = plan_watch(loaded.policy.rollback, deployment.environment, deployment.sha, last_good)
     if plan is None:
         return None
+    plan["default_branch"] = default_branch  # where a rollback workflow runs unless told
     deployed_at = deployed_at.astimezone(UTC).replace(microsecond=0)
     with services.db.session() as session:
         existing = session.scalars(
@@ -151,7 +153,7 @@ def start_watch(
         sha=deployment.sha,
         subject=f"{deployment.environment} deployment {deployment.id}",
         details={"watch_id": watch.id, "metrics": [m["name"] for m in plan["metrics"]]},
-        policy_version=policy_version,
+        policy_version=loaded.version,
     )
     return watch
 
@@ -169,18 +171,14 @@ def after_success(
     if not services.mirrors.is_warm(deployment.repository):
         return None
     mirror = services.mirrors.path(deployment.repository)
+    last_good = deployment_store.previous_good_sha(services.db, deployment)
     try:
-        lead = lead_time_seconds(
-            mirror,
-            deployment_store.previous_good_sha(services.db, deployment),
-            deployment.sha,
-            deployed_at,
-        )
+        lead = lead_time_seconds(mirror, last_good, deployment.sha, deployed_at)
     except GitError:  # a commit the mirror lacks: no lead time, still watched
         lead = None
     deployment_store.update(services.db, deployment.id, lead_time_seconds=lead)
     loaded = services.policies.load(deployment.repository, mirror, f"refs/heads/{branch}")
-    return start_watch(services, deployment, deployed_at, loaded.policy.rollback, loaded.version)
+    return start_watch(services, deployment, deployed_at, loaded, last_good, branch)
 
 
 def _baseline_words(plan: dict[str, Any]) -> str:

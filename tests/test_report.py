@@ -421,3 +421,21 @@ def test_report_api_answers_the_same_figures(client):
 def test_report_api_refuses_bad_queries(client, params):
     _with_router(client)
     assert client.get("/api/v1/report", params=params).status_code == 422
+
+
+def test_the_text_report_shows_dora_s_four_figures():
+    from gate.dora import DoraFigures
+    from gate.report import _dora_lines
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    figures = DoraFigures(at, at, 4, 3, 1, 3.5, 7200.0, 0.25, 1, 1, 2100.0)
+    assert [line.split()[0:2] for line in _dora_lines(figures)[1:]] == [
+        ["deployment", "frequency"],
+        ["lead", "time"],
+        ["change", "failure"],
+        ["time", "to"],
+    ]
+    text = "\n".join(_dora_lines(figures))
+    assert "3.5/week  3 successful of 4 finished" in text
+    assert "2h 00m  median" in text and "25%  1 failed or rolled back" in text
+    assert "35m  median of 1 restored of 1 regressions" in text

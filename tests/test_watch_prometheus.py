@@ -421,10 +421,7 @@ class LiveService:
             failed.append(f'http_requests_total{{service="web",code="500"}} {errors:.0f} {t:.0f}')
             latency.append(f'http_request_p90_seconds{{service="web"}} 0.2 {t:.0f}')
             t += 1
-        head = "# TYPE http_requests counter"
-        return "\n".join(
-            [head, *ok, *failed, "# TYPE http_request_p90_seconds gauge", *latency, "# EOF", ""]
-        )
+        return openmetrics((ok, failed, latency))
 
 
 def test_a_restart_mid_watch_resumes_and_still_rolls_back(

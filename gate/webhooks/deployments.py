@@ -14,7 +14,7 @@ from gate import watch as post_deploy_watch
 from gate.approvals import approver_words
 from gate.context import Services
 from gate.github import GitHubAPI, Repo
-from gate.mirror import MissingCommit, clone_url
+from gate.mirror import MissingCommit
 from gate.policy_config import DEFAULT_POLICY
 from gate.policy_loader import DEFAULT_VERSION, LoadedPolicy
 from gate.repository_context import prepare_repository
@@ -244,22 +244,16 @@ def on_deployment_status(services: Services, delivery: Delivery, payload: dict[s
 def _after_success(
     services: Services, payload: dict[str, Any], deployment: Deployment, at: datetime
 ) -> None:
-    repo = Repo.parse(deployment.repository)
-    github = services.github(int(payload["installation"]["id"]))
     branch = str(payload["repository"].get("default_branch") or "main")
-    url = clone_url(
-        services.settings.git_url_template,
-        repo.full_name,
-        payload["repository"].get("clone_url"),
-        github.access_token(),
-    )
     # deployed from elsewhere than the default branch (MissingCommit): its policy is what we have
     with contextlib.suppress(MissingCommit):
-        services.mirrors.ensure(
-            repo.full_name,
-            url,
-            refspecs=[f"+refs/heads/{branch}:refs/heads/{branch}"],
+        prepare_repository(
+            services,
+            services.github(int(payload["installation"]["id"])),
+            Repo.parse(deployment.repository),
+            default_branch=branch,
             need=[deployment.sha],
+            payload_clone_url=payload["repository"].get("clone_url"),
         )
     post_deploy_watch.after_success(services, deployment, at, branch)
 
