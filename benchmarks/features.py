@@ -22,18 +22,18 @@ from benchmarks.synthrepo import (
     percentile,
     wait_for_quiet,
 )
-from gate.assess import assess_change
-from gate.explain import ExplainContext, reasons, suggestions
 from gate.features.assemble import Services, assemble
 from gate.features.blobs import BlobReader
 from gate.features.compute import ComputedFeatures, compute_features, head_commit
 from gate.features.coverage import added_line_numbers
 from gate.features.diff import MAX_PATCH_BYTES, parse_patch, read_diff
 from gate.features.history import HistoryIndex, MessageRules, change_of
-from gate.gitcmd import git, merge_base
-from gate.indexes import INDEXED_REFS, HistoryIndexes
-from gate.model import RiskModel, load_model
-from gate.repo_config import repo_services
+from gate.features.indexes import INDEXED_REFS, HistoryIndexes
+from gate.git.cmd import git, merge_base
+from gate.model.artifact import RiskModel, load_model
+from gate.model.explain import ExplainContext, reasons, suggestions
+from gate.policy.repo_config import repo_services
+from gate.pulls.assess import assess_change
 from gate.settings import DEFAULT_MODEL_PATH
 
 TARGET_P50_MS = 100.0

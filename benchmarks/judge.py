@@ -24,7 +24,7 @@ import scipy
 from scipy import special, stats
 
 from benchmarks.scenarios import CANARY_STEPS, FAMILIES, STEP, Case, Family, cases
-from gate.verify import ALPHA, Side, replay
+from gate.deploys.verify import ALPHA, Side, replay
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADING = "## Post-deploy judge: riskgate vs Kayenta vs static thresholds"
@@ -341,7 +341,8 @@ Each scenario is one service with two SLIs, `http_errors` (errors and requests p
 `latency_p99` (each minute's p99), an hour of baseline before the deploy and 30 one-minute steps
 after it. Every judge is asked after every step and the first "fail" rolls back.
 
-- **riskgate**: `gate.verify.replay`, ALPHA = {ALPHA} for the whole deployment (both metrics,
+- **riskgate**: `gate.deploys.verify.replay`,
+  ALPHA = {ALPHA} for the whole deployment (both metrics,
   all 30 looks), minimum effect 20% (errors also +0.01 percentage points).
 - **Kayenta MW**: NetflixACAJudge's Mann-Whitney classifier on the per-minute values (error
   ratio per minute; p99 per minute): {KAYENTA_CONFIDENCE:.0%} confidence interval on the shift,

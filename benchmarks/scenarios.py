@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gate.verify import MetricSpec, Scenario, Side
+from gate.deploys.verify import MetricSpec, Scenario, Side
 
 STEP = 60
 BASELINE_STEPS = 60

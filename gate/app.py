@@ -19,14 +19,14 @@ from gate.api import operations
 from gate.api import report as report_api
 from gate.api.oidc import OIDCVerifier
 from gate.context import Services
+from gate.features.indexes import HistoryIndexes
+from gate.git.mirror import Mirrors
+from gate.git.objects import ObjectReaders
 from gate.github import GitHubApp, RetryPolicy
-from gate.gitobjects import ObjectReaders
-from gate.indexes import HistoryIndexes
 from gate.jobs import Worker
-from gate.mirror import Mirrors
-from gate.model import load_model
-from gate.model_registry import HistoryMinimum, ModelRegistry
-from gate.policy_loader import PolicyLoader
+from gate.model.artifact import load_model
+from gate.model.registry import HistoryMinimum, ModelRegistry
+from gate.policy.loader import PolicyLoader
 from gate.settings import Settings, load_settings
 from gate.store import Database
 from gate.store.jobs import count_by_state

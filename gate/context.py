@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gate.features.indexes import HistoryIndexes
+from gate.git.mirror import Mirrors
 from gate.github import GitHubAPI
-from gate.indexes import HistoryIndexes
-from gate.mirror import Mirrors
-from gate.model import RiskModel
-from gate.model_registry import ModelChoice, ModelRegistry
-from gate.policy_loader import PolicyLoader
+from gate.model.artifact import RiskModel
+from gate.model.registry import ModelChoice, ModelRegistry
+from gate.policy.loader import PolicyLoader
 from gate.settings import Settings
 from gate.store import Database
 

@@ -11,15 +11,17 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from gate import deploys, metrics, watch
+from gate import metrics
 from gate.context import Services
+from gate.deploys import protection as deploys
+from gate.deploys import watch
+from gate.errors import PermanentError
 from gate.github import GitHubUnavailable
 from gate.logs import delivery_context
 from gate.store import deliveries
 from gate.store import jobs as job_store
 from gate.store.tables import Delivery
 from gate.webhooks import handler_for, installation
-from gate.webhooks.errors import PermanentError
 
 log = logging.getLogger(__name__)
 

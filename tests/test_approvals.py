@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from gate.audit_view import render_audit
+from gate.reports.audit import render_audit
 from gate.store import Assessment, AuditEntry
 from gate.store import audit as audit_store
 from tests.conftest import ProjectRepo, deliver, needs_shared, pr_payload, real_payload, wait_until

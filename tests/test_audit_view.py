@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gate.api import decisions as decisions_api
-from gate.audit_view import audit_command, describe, render_audit
+from gate.reports.audit import audit_command, describe, render_audit
 from gate.store import Database
 from gate.store.tables import AuditEntry
 from gate.store.tokens import create_token

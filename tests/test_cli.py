@@ -16,7 +16,7 @@ from tests.gitrepo import GitRepo, lines
 
 def gate(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "gate.cli", *args],
+        [sys.executable, "-m", "gate.cli.main", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -79,7 +79,7 @@ def test_assess_outside_a_repository_is_a_clear_error(tmp_path: Path):
 def test_serve_without_settings_names_what_is_missing(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATE_")}
     done = subprocess.run(
-        [sys.executable, "-m", "gate.cli", "serve"],
+        [sys.executable, "-m", "gate.cli.main", "serve"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gate.codeowners import (
+from gate.features.codeowners import (
     CODEOWNERS_LOCATIONS,
     MAX_CODEOWNERS_BYTES,
     CodeOwners,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from gate import deploys
+from gate.deploys import protection as deploys
 from gate.store import Deployment
 from gate.store.tables import utcnow
 from tests.conftest import ProjectRepo, deliver, needs_shared, real_payload, wait_until

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from gate.features import diff as diff_module
 from gate.features.diff import change_entropy, changed_files, diff_features, parse_patch
-from gate.gitcmd import EMPTY_TREE, first_parent
+from gate.git.cmd import EMPTY_TREE, first_parent
 from tests.gitrepo import GitRepo, lines
 
 
@@ -182,7 +182,7 @@ def test_submodule_changes_count_as_a_file_without_lines(repo: GitRepo, tmp_path
 
 
 def test_a_missing_base_commit_is_a_clear_error(repo: GitRepo):
-    from gate.gitcmd import GitError
+    from gate.git.cmd import GitError
 
     head = repo.commit("only", {"a.py": "x\n"})
     with pytest.raises(GitError, match="git diff"):

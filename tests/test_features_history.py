@@ -20,9 +20,9 @@ from gate.features.history import (
     load_index,
     save_records,
 )
+from gate.features.indexes import HistoryIndexes
 from gate.features.services import ServicesConfig
-from gate.gitcmd import first_parent
-from gate.indexes import HistoryIndexes
+from gate.git.cmd import first_parent
 from tests.gitrepo import GitRepo, lines
 from training.mine import mine
 

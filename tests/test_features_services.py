@@ -6,8 +6,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from gate.codeowners import CodeOwners
 from gate.features import FeatureVector
+from gate.features.codeowners import CodeOwners
 from gate.features.services import (
     Service,
     ServicesConfig,

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from gate import commit_range, gitcmd
 from gate.features.blobs import BlobReader
 from gate.features.compute import compute_features
 from gate.features.diff import read_diff
-from gate.gitcmd import EMPTY_TREE
-from gate.gitobjects import PROCESSES_PER_REPOSITORY, ObjectReader, ObjectReaders
+from gate.git import cmd as gitcmd
+from gate.git import commit_range
+from gate.git.cmd import EMPTY_TREE
+from gate.git.objects import PROCESSES_PER_REPOSITORY, ObjectReader, ObjectReaders
 from tests.conftest import wait_until
 from tests.gitrepo import GitRepo, lines
 

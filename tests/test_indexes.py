@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from gate import indexes as indexes_module
+from gate.features import indexes as indexes_module
 from gate.features.history import load_index
-from gate.indexes import HistoryIndexes
+from gate.features.indexes import HistoryIndexes
 from tests.gitrepo import GitRepo, lines
 
 

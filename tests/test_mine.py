@@ -21,7 +21,7 @@ from gate.features.gitlog import (
     scan_patch,
 )
 from gate.features.history import HistoryIndex, MessageRules
-from gate.gitcmd import first_parent
+from gate.git.cmd import first_parent
 from tests.gitrepo import GitRepo, lines
 from training.mine import mine
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from gate.explain import reasons
 from gate.features import FeatureVector
-from gate.model import ModelError, Thresholds, load_model
+from gate.model.artifact import ModelError, Thresholds, load_model
+from gate.model.explain import reasons
 from gate.settings import DEFAULT_MODEL_PATH
 
 

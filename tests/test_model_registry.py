@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, select
 
-from gate.model import load_model
-from gate.model_registry import HistoryMinimum, ModelRegistry
+from gate.model.artifact import load_model
+from gate.model.registry import HistoryMinimum, ModelRegistry
 from gate.settings import DEFAULT_MODEL_PATH
 from gate.store import Assessment, Database
 from gate.store import repo_models as registry

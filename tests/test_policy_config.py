@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gate.features.services import ServicesConfig
-from gate.model import Thresholds
-from gate.policy_check import check_file
-from gate.policy_config import (
+from gate.model.artifact import Thresholds
+from gate.policy.check import check_file
+from gate.policy.config import (
     DEFAULT_POLICY,
     MAX_NODES,
     MAX_POLICY_BYTES,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from gate.policy import DecisionContext, decide
-from gate.policy_config import parse_policy
+from gate.policy.config import parse_policy
+from gate.policy.decide import DecisionContext, decide
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # a Friday
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from gate.prometheus import PrometheusError, PrometheusQueryError, query_range
+from gate.deploys.prometheus import PrometheusError, PrometheusQueryError, query_range
 
 URL = "http://prom:9090"
 

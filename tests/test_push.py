@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from gate.features.history import load_index
-from gate.indexes import HistoryIndexes
+from gate.features.indexes import HistoryIndexes
 from gate.store import Delivery
 from tests.conftest import ProjectRepo, deliver, needs_shared, real_payload, wait_until
 from tests.gitrepo import lines

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from gate import repo_config
-from gate.gitobjects import ObjectReader
-from gate.repo_config import MAX_READ_BYTES, repo_services
+from gate.git.objects import ObjectReader
+from gate.policy import repo_config
+from gate.policy.repo_config import MAX_READ_BYTES, repo_services
 from tests.gitrepo import GitRepo
 
 CONFIG = """services:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from gate.api import report as report_api
-from gate.report import (
+from gate.reports.autonomy import (
     AutonomyReport,
     ReportError,
     autonomy_report,
@@ -424,8 +424,8 @@ def test_report_api_refuses_bad_queries(client, params):
 
 
 def test_the_text_report_shows_dora_s_four_figures():
-    from gate.dora import DoraFigures
-    from gate.report import _dora_lines
+    from gate.reports.autonomy import _dora_lines
+    from gate.reports.dora import DoraFigures
 
     at = datetime(2026, 1, 1, tzinfo=UTC)
     figures = DoraFigures(at, at, 4, 3, 1, 3.5, 7200.0, 0.25, 1, 1, 2100.0)

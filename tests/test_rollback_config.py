@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from gate.policy_config import parse_policy
-from gate.rollback_config import RollbackPolicy
-from gate.watch import _looks_due, plan_watch
+from gate.deploys.watch import _looks_due, plan_watch
+from gate.policy.config import parse_policy
+from gate.policy.rollback import RollbackPolicy
 
 GOOD = """\
 rollback:

@@ -230,7 +230,7 @@ def _commit(repo: GitRepo, sha: str) -> Commit:
 
 
 def test_label_command_labels_the_mined_table(repo: GitRepo, tmp_path: Path) -> None:
-    from training.cli_commands import label_command, mine_command
+    from gate.cli.training import label_command, mine_command
 
     repo.commit("add total", {"calc.py": CODE})
     bad = repo.commit("off by one", {"calc.py": CODE.replace("result = 0", "result = 1")})

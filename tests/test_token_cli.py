@@ -6,8 +6,8 @@ import io
 
 import pytest
 
+from gate.cli.tokens import create_command, revoke_command
 from gate.store.tokens import ADMIN_SCOPE, token_owner
-from gate.token_cli import create_command, revoke_command
 
 
 def test_a_repository_token_acting_for_an_approver(db):

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gate.model import load_model
-from training import cli_commands
+from gate.cli import training as cli_commands
+from gate.model.artifact import load_model
 from training.benchmark import BenchmarkConfig, run_project
 from training.evaluate import evaluate, write_report
 from training.metrics import (

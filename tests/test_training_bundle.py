@@ -12,7 +12,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from gate.features import FeatureVector
-from gate.model import RiskModel, calibrate, load_model
+from gate.model.artifact import RiskModel, calibrate, load_model
 from training.bundle import (
     HIGH_SHARE,
     MAX_CALIBRATION_POINTS,

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gate.judge_cli import judge_command
-from gate.verify import (
+from gate.cli.judge import judge_command
+from gate.deploys.verify import (
     MetricSpec,
     Scenario,
     Side,

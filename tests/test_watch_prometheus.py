@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from gate.rollback import STEPS
+from gate.deploys.rollback import STEPS
 from gate.store import audit
 from gate.store import deployments as deployment_store
 from gate.store.tables import Assessment, Deployment, Job, ServiceFreeze, Watch

@@ -19,7 +19,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 import gate
-from gate.model import Artifact, Thresholds, load_model, save_model
+from gate.model.artifact import Artifact, Thresholds, load_model, save_model
 from training.issta21 import (
     FEATURES,
     PROJECTS,
@@ -130,7 +130,7 @@ def fit_booster(train: pd.DataFrame, validation: pd.DataFrame, seed: int) -> xgb
 
 
 def booster_probability(booster: xgb.Booster, rows: pd.DataFrame) -> np.ndarray:
-    """The uncalibrated probability, computed the way gate.model does (sigmoid of the margin)."""
+    """The uncalibrated probability, as gate.model.artifact computes it (sigmoid of margin)."""
     margin = booster.predict(_matrix(rows), output_margin=True).astype(np.float64)
     return 1.0 / (1.0 + np.exp(-margin))
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_curve
 
-from gate.model import RiskModel, load_model
+from gate.model.artifact import RiskModel, load_model
 from training.metrics import (
     all_metrics,
     effort_curve,

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gate.features.history import DAY, DEFAULT_FIX_PATTERN, MessageRules
-from gate.gitcmd import resolve
+from gate.git.cmd import resolve
 from training.szz import (
     MAX_FIX_FILES,
     MAX_FIX_LINES,

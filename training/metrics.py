@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from gate.model import Thresholds
+from gate.model.artifact import Thresholds
 
 EFFORT_SHARE = 0.2  # Recall@20%Effort: inspect changes until 20% of the churn is spent
 RECALL_SHARE = 0.2  # Effort@20%Recall: the churn spent to find 20% of the failures

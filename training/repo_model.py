@@ -15,10 +15,10 @@ import pandas as pd
 import xgboost as xgb
 
 import gate
-from gate.gitcmd import GitError, git, resolve
-from gate.model import RiskModel, load_model
-from gate.model_registry import HistoryMinimum, ModelRegistry
-from gate.repo_config import repo_services
+from gate.git.cmd import GitError, git, resolve
+from gate.model.artifact import RiskModel, load_model
+from gate.model.registry import HistoryMinimum, ModelRegistry
+from gate.policy.repo_config import repo_services
 from gate.store import audit
 from gate.store import repo_models as registry
 from gate.store.db import Database

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gate.model import RiskModel
+from gate.model.artifact import RiskModel
 from training.evaluate import Scored, score_rows, seen_until
 from training.metrics import pr_auc, roc_auc
 from training.train import LABEL, TIME

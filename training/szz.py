@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path, PurePosixPath
 
 from gate.features.history import DEFAULT_FIX_PATTERN, MessageRules
-from gate.gitcmd import GitError, git
+from gate.git.cmd import GitError, git
 
 MAX_FIX_FILES = 50
 MAX_FIX_LINES = 1000

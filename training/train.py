@@ -18,7 +18,7 @@ from sklearn.isotonic import IsotonicRegression
 
 import gate
 from gate.features.catalog import CATALOG
-from gate.model import BOOSTER_FILE, Artifact, Thresholds, load_model, save_model
+from gate.model.artifact import BOOSTER_FILE, Artifact, Thresholds, load_model, save_model
 from training.metrics import all_metrics, pick_thresholds, roc_auc
 
 # The one map of known directions, used here and by training/bundle.py. +1: more of it never
@@ -279,7 +279,7 @@ def search(
 
 
 def probability(booster: xgb.Booster, rows: pd.DataFrame, features: Sequence[str]) -> np.ndarray:
-    """The uncalibrated probability, computed the way gate.model does (sigmoid of the margin)."""
+    """The uncalibrated probability, as gate.model.artifact computes it (sigmoid of margin)."""
     margin = booster.predict(matrix(rows, features, labelled=False), output_margin=True)
     return 1.0 / (1.0 + np.exp(-margin.astype(np.float64)))
 
@@ -326,7 +326,7 @@ def merge_small_blocks(blocks: list[list[float]], min_rows: int) -> list[list[fl
 
 
 def apply_calibration(raw: np.ndarray, calibration: dict[str, Any]) -> np.ndarray:
-    """Vectorised gate.model.calibrate: the same piecewise-linear map."""
+    """Vectorised gate.model.artifact.calibrate: the same piecewise-linear map."""
     return np.interp(raw, calibration["x"], calibration["y"])
 
 

@@ -11,8 +11,8 @@ from starlette.concurrency import run_in_threadpool
 
 from gate.api.auth import CallerDep
 from gate.api.errors import unprocessable
-from gate.coverage_intake import MAX_REPORT_BYTES, accept_report
 from gate.features.coverage import CoverageError
+from gate.pulls.coverage_intake import MAX_REPORT_BYTES, accept_report
 
 router = APIRouter(tags=["coverage"])
 SHA = re.compile(r"^[0-9a-f]{40}$")

@@ -15,21 +15,21 @@ from starlette.concurrency import run_in_threadpool
 from gate.api.auth import Caller, CallerDep
 from gate.api.errors import unprocessable
 from gate.api.params import RowId
-from gate.approvals import VoteRequest, approver_words, cast_vote
-from gate.assess import assess_change
-from gate.commit_range import merge_base
 from gate.context import Services
+from gate.deploys.watch import after_success
 from gate.features.coverage import CoverageError, parse_coverage
-from gate.gitcmd import GitError
+from gate.git.cmd import GitError
+from gate.git.commit_range import merge_base
+from gate.git.mirror import MissingCommit
 from gate.github import Repo
-from gate.mirror import MissingCommit
-from gate.repo_config import repo_services
-from gate.repository_context import prepare_repository
+from gate.policy.repo_config import repo_services
+from gate.pulls.approvals import VoteRequest, approver_words, cast_vote
+from gate.pulls.assess import assess_change
+from gate.pulls.repository_context import prepare_repository
 from gate.store import assessments, audit
 from gate.store import deployments as deployment_store
 from gate.store.coverage import repo_paths
 from gate.store.tables import Assessment, Delivery, Deployment, utcnow
-from gate.watch import after_success
 
 router = APIRouter(prefix="/api/v1", tags=["gate"])
 

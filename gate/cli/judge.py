@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from gate.verify import load_scenario, replay, verdict_to_dict
+from gate.deploys.verify import load_scenario, replay, verdict_to_dict
 
 EXIT_OK = 0
 EXIT_INVALID = 2

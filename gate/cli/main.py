@@ -16,7 +16,7 @@ from rich.table import Table
 from gate.settings import SettingsError, load_settings
 
 if TYPE_CHECKING:
-    from gate.assess import AssessmentResult
+    from gate.pulls.assess import AssessmentResult
     from gate.store import Database
 
 app = typer.Typer(help="riskgate: gate changes by learned risk.", no_args_is_help=True)
@@ -101,13 +101,13 @@ def assess(
     record: Annotated[bool, typer.Option(help="record the assessment in the database")] = True,
 ) -> None:
     """Score a change of a local repository with the model, and record it."""
-    from gate.assess import assess_change
     from gate.features.coverage import CoverageError, parse_coverage
     from gate.features.gitlog import iter_records
     from gate.features.history import HistoryIndex, MessageRules
-    from gate.gitcmd import first_parent, resolve
-    from gate.model import ModelError, load_model
-    from gate.repo_config import repo_services
+    from gate.git.cmd import first_parent, resolve
+    from gate.model.artifact import ModelError, load_model
+    from gate.policy.repo_config import repo_services
+    from gate.pulls.assess import assess_change
     from gate.store import Database
     from gate.store.assessments import record_local
     from gate.store.coverage import repo_paths
@@ -199,7 +199,7 @@ def mine(
     out: Annotated[Path, typer.Option(help="the feature table to write (Parquet)")],
 ) -> None:
     """Every commit's feature vector, exactly as the service computes it, to a Parquet table."""
-    from training.cli_commands import mine_command
+    from gate.cli.training import mine_command
 
     raise typer.Exit(mine_command(repo, out))
 
@@ -217,7 +217,7 @@ def label(
     outcomes: Annotated[Path | None, typer.Option(help="rollbacks/incidents (CSV or JSON)")] = None,
 ) -> None:
     """Which changes later caused failures: SZZ, reverts, rollbacks and incidents."""
-    from training.cli_commands import label_command
+    from gate.cli.training import label_command
 
     raise typer.Exit(
         label_command(
@@ -278,7 +278,7 @@ def train(
         figures = train_default_model(data_dir, out or Path("data/models/default"), seed=seed)
         console.print_json(json.dumps(figures, default=str))
         return
-    from training.cli_commands import train_command, train_repo_command
+    from gate.cli.training import train_command, train_repo_command
 
     if repo is not None:
         raise typer.Exit(
@@ -312,7 +312,7 @@ def models(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Repositories' own models: promoted, in shadow or retired, and how they compared."""
-    from training.cli_commands import models_command
+    from gate.cli.training import models_command
 
     raise typer.Exit(models_command(repository, as_json))
 
@@ -329,7 +329,7 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
 ) -> None:
     """Evaluate a model (AUC, effort-aware metrics, calibration, plots), or run the benchmark."""
-    from training.cli_commands import benchmark_command, evaluate_command
+    from gate.cli.training import benchmark_command, evaluate_command
 
     if benchmark is not None:
         if benchmark != "issta21" or data_dir is None:
@@ -346,7 +346,7 @@ def audit(
     since: Annotated[str | None, typer.Option(help="ISO date or time (UTC unless given)")] = None,
 ) -> None:
     """The audit trail of a repository, as a readable timeline."""
-    from gate.audit_view import audit_command
+    from gate.reports.audit import audit_command
 
     raise typer.Exit(audit_command(_database(), repo, since, sys.stdout))
 
@@ -360,7 +360,7 @@ def report(
     plot: Annotated[Path | None, typer.Option(help="write the weekly trend as a PNG")] = None,
 ) -> None:
     """The autonomy report: what passed by itself, what was held, overrides, time held."""
-    from gate.report import report_command
+    from gate.reports.autonomy import report_command
 
     raise typer.Exit(report_command(_database(), repo, since, until, as_json, plot, sys.stdout))
 
@@ -471,7 +471,7 @@ def _database() -> Database:
 @app.command()
 def judge(scenario: Annotated[Path, typer.Argument(help="a recorded scenario (JSON)")]) -> None:
     """Replay a post-deploy scenario through the judge, step by step, and print its verdict."""
-    from gate.judge_cli import judge_command
+    from gate.cli.judge import judge_command
 
     raise typer.Exit(judge_command(scenario, sys.stdout, sys.stderr))
 
@@ -485,7 +485,7 @@ def watches(
     ] = False,
 ) -> None:
     """Post-deploy watches, newest first, and the freezes still in force."""
-    from gate.watch_cli import list_watches, show_watch
+    from gate.cli.watches import list_watches, show_watch
 
     if watch is None:
         raise typer.Exit(list_watches(_database(), repo, sys.stdout))
@@ -500,7 +500,7 @@ def unfreeze(
     reason: Annotated[str, typer.Option(help="why deployments may go out again")],
 ) -> None:
     """Lift the deploy freeze a regression set, before its incident issue is closed."""
-    from gate.watch_cli import unfreeze as lift
+    from gate.cli.watches import unfreeze as lift
 
     raise typer.Exit(lift(_database(), repo, environment, user.lstrip("@"), reason))
 
@@ -511,7 +511,7 @@ def outcomes(
     repo: Annotated[str | None, typer.Option(help="owner/name (default: all)")] = None,
 ) -> None:
     """The deployed changes that riskgate's watch found failure-causing: labels for training."""
-    from gate.watch_cli import write_outcomes
+    from gate.cli.watches import write_outcomes
 
     raise typer.Exit(write_outcomes(_database(), repo, out))
 
@@ -560,7 +560,7 @@ def token_create(
     name: Annotated[str, typer.Option(help="what it is for, to revoke it by")] = "ci",
 ) -> None:
     """Print a new API token; it is shown once and stored only as a digest."""
-    from gate.token_cli import create_command
+    from gate.cli.tokens import create_command
 
     raise typer.Exit(create_command(_database(), repo, admin, user, name, sys.stdout))
 
@@ -572,7 +572,7 @@ def token_revoke(
     admin: Annotated[bool, typer.Option(help="revoke admin tokens of that name")] = False,
 ) -> None:
     """Revoke a repository's (or the admin) tokens of that name."""
-    from gate.token_cli import revoke_command
+    from gate.cli.tokens import revoke_command
 
     raise typer.Exit(revoke_command(_database(), repo, admin, name, sys.stdout))
 

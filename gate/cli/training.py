@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from gate.features.history import DEFAULT_FIX_PATTERN
-from gate.gitcmd import GitError
-from gate.model import ModelError
+from gate.git.cmd import GitError
+from gate.model.artifact import ModelError
 from training.label import Outcome
 
 if TYPE_CHECKING:
@@ -216,8 +216,8 @@ def train_repo_command(
 ) -> int:
     """`gate train --repo`: mine, label and train one repository's model; it goes into shadow
     beside the model the service uses now, and is promoted when it is better there."""
-    from gate.model import load_model
-    from gate.model_registry import HistoryMinimum
+    from gate.model.artifact import load_model
+    from gate.model.registry import HistoryMinimum
     from gate.settings import SettingsError, load_settings
     from gate.store import Database
     from training.label import RECENT_DAYS

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from gate.rollback import lift_freezes
+from gate.deploys.rollback import lift_freezes
 from gate.store import watches
 from gate.store.db import Database
 from gate.store.tables import AuditEntry, ServiceFreeze, Watch

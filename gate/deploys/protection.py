@@ -7,15 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from gate.assess import AssessmentResult, assess_change
-from gate.commit_range import merge_base
 from gate.context import Services
-from gate.gitcmd import first_parent, git
+from gate.deploys.rollback import active_freezes
+from gate.git.cmd import first_parent, git
+from gate.git.commit_range import merge_base
 from gate.github import Repo
-from gate.policy import DecisionContext, decide
-from gate.repo_config import repo_services
-from gate.repository_context import RepositoryContext
-from gate.rollback import active_freezes
+from gate.policy.decide import DecisionContext, decide
+from gate.policy.repo_config import repo_services
+from gate.pulls.assess import AssessmentResult, assess_change
+from gate.pulls.repository_context import RepositoryContext
 from gate.store import audit
 from gate.store import deployments as store
 from gate.store.jobs import enqueue

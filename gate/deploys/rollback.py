@@ -17,10 +17,10 @@ from sqlalchemy import select
 
 from gate import metrics
 from gate.context import Services
-from gate.evidence_plot import evidence_png
-from gate.gitcmd import git
+from gate.deploys.evidence_plot import evidence_png
+from gate.git.cmd import git
 from gate.github import GitHubAPI, GitHubError, GitHubUnavailable, Repo
-from gate.rollback_config import render
+from gate.policy.rollback import render
 from gate.store import audit
 from gate.store import watches as watch_store
 from gate.store.db import Database

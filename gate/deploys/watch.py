@@ -10,20 +10,21 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gate import metrics, rollback
+from gate import metrics
 from gate.context import Services
-from gate.dora import lead_time_seconds
-from gate.gitcmd import GitError
-from gate.policy_loader import LoadedPolicy
-from gate.prometheus import PrometheusError, query_range
-from gate.rollback_config import JUDGE_KIND, RollbackPolicy, render
+from gate.deploys import rollback
+from gate.deploys.prometheus import PrometheusError, query_range
+from gate.deploys.verify import Verdict, judge_step, load_scenario, verdict_to_dict
+from gate.errors import PermanentError
+from gate.git.cmd import GitError
+from gate.policy.loader import LoadedPolicy
+from gate.policy.rollback import JUDGE_KIND, RollbackPolicy, render
+from gate.reports.dora import lead_time_seconds
 from gate.store import audit
 from gate.store import deployments as deployment_store
 from gate.store import watches as watch_store
 from gate.store.jobs import enqueue
 from gate.store.tables import Deployment, Watch, utcnow
-from gate.verify import Verdict, judge_step, load_scenario, verdict_to_dict
-from gate.webhooks.errors import PermanentError
 
 log = logging.getLogger(__name__)
 

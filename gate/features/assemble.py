@@ -6,8 +6,8 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from gate.codeowners import CodeOwners
 from gate.features import FeatureVector
+from gate.features.codeowners import CodeOwners
 from gate.features.diff import FileChange, diff_features
 from gate.features.history import HISTORY_FEATURES, Change, HistoryIndex, MessageRules
 from gate.features.services import Service, ServicesConfig, service_features, touched_services

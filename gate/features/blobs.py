@@ -10,7 +10,7 @@ from pathlib import Path
 from types import TracebackType
 
 from gate.features.diff import FileChange
-from gate.gitcmd import EMPTY_TREE, GitError
+from gate.git.cmd import EMPTY_TREE, GitError
 
 
 @dataclass(frozen=True, slots=True)

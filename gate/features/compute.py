@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gate.commit_range import head_commit
 from gate.features import FeatureVector
 from gate.features.assemble import Services, assemble
 from gate.features.blobs import BlobReader
 from gate.features.diff import Diff, read_diff
 from gate.features.history import HistoryIndex, MessageRules, change_of
 from gate.features.services import Service
-from gate.gitobjects import ObjectReader
+from gate.git.commit_range import head_commit
+from gate.git.objects import ObjectReader
 
 
 @dataclass

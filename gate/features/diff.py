@@ -13,8 +13,8 @@ from unidiff.errors import UnidiffParseError
 
 from gate.features import FeatureVector
 from gate.features.kinds import KINDS, file_kind
-from gate.gitcmd import OutputTooLarge, git
-from gate.gitobjects import ObjectReader
+from gate.git.cmd import OutputTooLarge, git
+from gate.git.objects import ObjectReader
 
 # A diff beyond this is counted with --numstat instead of parsed hunk by hunk, so a
 # 200,000-line generated file costs bounded memory and is still scored.

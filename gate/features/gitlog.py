@@ -21,7 +21,7 @@ from unidiff.errors import UnidiffParseError
 from gate.features.blobs import BlobIds
 from gate.features.diff import MAX_PATCH_BYTES, FileChange, file_change, numstat_changes
 from gate.features.history import CommitRecord, MessageRules
-from gate.gitcmd import EMPTY_TREE, GitError, git
+from gate.git.cmd import EMPTY_TREE, GitError, git
 
 _START, _FIELD, _END = "\x1e", "\x1f", "\x1d"
 _FORMAT = f"{_START}%H{_FIELD}%P{_FIELD}%ct{_FIELD}%ae{_FIELD}%B{_END}"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from gate.features.gitlog import iter_records
 from gate.features.history import HistoryIndex, MessageRules, load_index, save_records
-from gate.gitcmd import git
-from gate.gitobjects import ObjectReaders
+from gate.git.cmd import git
+from gate.git.objects import ObjectReaders
 
 INDEXED_REFS = "refs/riskgate/indexed/"
 

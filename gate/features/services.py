@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 
-from gate.codeowners import CodeOwners, PathPattern, PatternError, is_valid_owner
+from gate.features.codeowners import CodeOwners, PathPattern, PatternError, is_valid_owner
 
 Tier = Literal["critical", "standard", "low"]
 Source = Literal["config", "codeowners", "directory"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gate import gitcmd
-from gate.gitobjects import Commit, ObjectReader
+from gate.git import cmd as gitcmd
+from gate.git.objects import Commit, ObjectReader
 
 MAX_LINEAR_WALK = 64  # commits followed back from head before asking git instead
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gate.kept import KeptProcess
+from gate.git.kept import KeptProcess
 
 COMMAND = ["diff-tree", "--stdin", "-p", "-M", "--full-index", "--no-color", "--no-ext-diff"]
 END = b":riskgate-end\n"  # no patch line starts with ':'

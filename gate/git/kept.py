@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
-from gate.gitcmd import stop_process
+from gate.git.cmd import stop_process
 
 
 class Closable(Protocol):

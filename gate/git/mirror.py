@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from gate.gitcmd import GitError, git, resolve
-from gate.gitobjects import ObjectReaders
+from gate.git.cmd import GitError, git, resolve
+from gate.git.objects import ObjectReaders
 
 _SAFE_PART = re.compile(r"^[A-Za-z0-9._-]+$")
 

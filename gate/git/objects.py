@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gate.diff_tree import DiffTree
-from gate.gitcmd import EMPTY_TREE, resolve
-from gate.kept import KeptPool, KeptProcess
+from gate.git.cmd import EMPTY_TREE, resolve
+from gate.git.diff_tree import DiffTree
+from gate.git.kept import KeptPool, KeptProcess
 
 COMMIT_CACHE_SIZE = 4096
 READERS_KEPT = 64  # repositories with kept processes; the least recently used are closed

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gate.features import CATALOG, FeatureVector
-from gate.model import Score
+from gate.model.artifact import Score
 
 # contributions smaller than this (log-odds) are noise, not reasons
 MIN_CONTRIBUTION = 0.02

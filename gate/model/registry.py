@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from gate.model import ModelError, RiskModel, load_model
+from gate.model.artifact import ModelError, RiskModel, load_model
 from gate.store import repo_models
 from gate.store.db import Database
 from gate.store.tables import RepoModel

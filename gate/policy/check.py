@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
-from gate.policy_config import MAX_POLICY_BYTES, PolicyResult, parse_policy, policy_summary
+from gate.policy.config import MAX_POLICY_BYTES, PolicyResult, parse_policy, policy_summary
 
 EXIT_VALID = 0
 EXIT_INVALID = 1

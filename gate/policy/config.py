@@ -29,10 +29,10 @@ from pydantic.fields import FieldInfo
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from gate.codeowners import PathPattern, PatternError, is_valid_owner
+from gate.features.codeowners import PathPattern, PatternError, is_valid_owner
 from gate.features.services import ServicesConfig, tier_word
-from gate.model import Thresholds
-from gate.rollback_config import RollbackPolicy, describe
+from gate.model.artifact import Thresholds
+from gate.policy.rollback import RollbackPolicy, describe
 
 POLICY_PATH = ".github/risk-gate.yml"
 MAX_POLICY_BYTES = 1024 * 1024

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
-from gate.model import Level, Thresholds
+from gate.model.artifact import Level, Thresholds
 
 if TYPE_CHECKING:
-    from gate.policy_config import Policy
+    from gate.policy.config import Policy
 
 Verdict = Literal["pass", "review", "hold"]
 
@@ -56,7 +56,7 @@ def decide(
     probability: float, model_level: Level, policy: Policy | None, context: DecisionContext
 ) -> Decision:
     """pass, review (visible, not blocking) or hold, with every rule that fired."""
-    from gate.policy_config import active_freeze, matches_any
+    from gate.policy.config import active_freeze, matches_any
 
     level, why = level_for(probability, model_level, policy)
     verdict: Verdict = VERDICT_FOR_LEVEL[level]

@@ -10,9 +10,9 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gate.gitobjects import ObjectReader, ObjectReaders
-from gate.policy_config import DEFAULT_POLICY, Policy, PolicyProblem, parse_policy
-from gate.repo_config import CONFIG_PATH, read_config_blob
+from gate.git.objects import ObjectReader, ObjectReaders
+from gate.policy.config import DEFAULT_POLICY, Policy, PolicyProblem, parse_policy
+from gate.policy.repo_config import CONFIG_PATH, read_config_blob
 from gate.store import audit
 from gate.store.db import Database
 from gate.store.tables import PolicyCache

@@ -10,10 +10,10 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from gate.codeowners import CODEOWNERS_LOCATIONS, CodeOwners
 from gate.features.assemble import Services
-from gate.gitobjects import ObjectInfo, ObjectReader
-from gate.policy_config import parse_policy
+from gate.features.codeowners import CODEOWNERS_LOCATIONS, CodeOwners
+from gate.git.objects import ObjectInfo, ObjectReader
+from gate.policy.config import parse_policy
 
 CONFIG_PATH = ".github/risk-gate.yml"
 MAX_CONFIG_BYTES = 1024 * 1024

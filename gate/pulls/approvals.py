@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from gate import checks
 from gate.context import Services
 from gate.github import GitHubAPI, Repo
-from gate.policy_config import Policy
+from gate.policy.config import Policy
+from gate.pulls import checks
 from gate.store import approvals as store
 from gate.store import audit
 from gate.store.tables import Assessment
@@ -162,7 +162,7 @@ def _settle(
 def _settle_deployment(
     services: Services, request: VoteRequest, resolution: str, policy_version: str
 ) -> VoteOutcome:
-    from gate import deploys
+    from gate.deploys import protection as deploys
     from gate.store import deployments
 
     deployment = deployments.by_assessment(services.db, request.assessment.id)

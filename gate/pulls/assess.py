@@ -9,19 +9,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gate.explain import ExplainContext, Reason, reasons, suggestions
 from gate.features import FeatureVector
 from gate.features.assemble import Services
 from gate.features.compute import compute_features
 from gate.features.coverage import CoverageReport, added_line_numbers, coverage_features
 from gate.features.history import HistoryIndex, MessageRules
 from gate.features.services import Service
-from gate.gitobjects import ObjectReader
-from gate.model import Level, RiskModel, Score
-from gate.policy import Decision, DecisionContext, decide
+from gate.git.objects import ObjectReader
+from gate.model.artifact import Level, RiskModel, Score
+from gate.model.explain import ExplainContext, Reason, reasons, suggestions
+from gate.policy.decide import Decision, DecisionContext, decide
 
 if TYPE_CHECKING:
-    from gate.policy_config import Policy
+    from gate.policy.config import Policy
 
 log = logging.getLogger(__name__)
 

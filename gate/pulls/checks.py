@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gate.assess import AssessmentResult
+from gate.pulls.assess import AssessmentResult
 
 CHECK_NAME = "risk-gate"
 STATUS_CONTEXT = "risk-gate/pr"

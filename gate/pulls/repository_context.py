@@ -10,10 +10,10 @@ from pathlib import Path
 
 from gate.context import Services
 from gate.features.history import HistoryIndex
+from gate.git.mirror import clone_url, web_url
+from gate.git.objects import ObjectReader
 from gate.github import GitHubAPI, Repo
-from gate.gitobjects import ObjectReader
-from gate.mirror import clone_url, web_url
-from gate.policy_loader import LoadedPolicy
+from gate.policy.loader import LoadedPolicy
 from gate.store.tables import utcnow
 from gate.store.watches import incidents_by_service
 
@@ -45,7 +45,7 @@ def prepare_repository(
     commit is missing), bring the index of `index_branch` (default: the default branch) up to
     date, and load the policy of the default branch.
 
-    Raises gate.mirror.MissingCommit when a commit in `need` cannot be fetched.
+    Raises gate.git.mirror.MissingCommit when a commit in `need` cannot be fetched.
     """
     index_branch = index_branch or default_branch
     url = clone_url(

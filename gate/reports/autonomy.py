@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from gate.dora import DEFINITIONS as DORA_DEFINITIONS
-from gate.dora import DoraFigures, dora_figures
+from gate.reports.dora import DEFINITIONS as DORA_DEFINITIONS
+from gate.reports.dora import DoraFigures, dora_figures
 from gate.store import queries
 from gate.store.db import Database
 from gate.store.tables import Approval, Assessment, AuditEntry

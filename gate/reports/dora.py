@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gate.gitcmd import git
+from gate.git.cmd import git
 from gate.store.db import Database
 from gate.store.tables import Deployment, Watch
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from gate.assess import AssessmentResult
+from gate.pulls.assess import AssessmentResult
 from gate.store.db import Database
 from gate.store.tables import Assessment, AuditEntry, Deployment, utcnow
 

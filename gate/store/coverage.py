@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from gate.features.coverage import CoverageError, CoverageReport, parse_coverage
-from gate.gitcmd import GitError, git
+from gate.git.cmd import GitError, git
 from gate.store.db import Database
 from gate.store.tables import CoverageUpload
 

@@ -9,19 +9,19 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gate import deploys
-from gate import watch as post_deploy_watch
-from gate.approvals import approver_words
 from gate.context import Services
+from gate.deploys import protection as deploys
+from gate.deploys import watch as post_deploy_watch
+from gate.errors import MalformedPayload
+from gate.git.mirror import MissingCommit
 from gate.github import GitHubAPI, Repo
-from gate.mirror import MissingCommit
-from gate.policy_config import DEFAULT_POLICY
-from gate.policy_loader import DEFAULT_VERSION, LoadedPolicy
-from gate.repository_context import prepare_repository
+from gate.policy.config import DEFAULT_POLICY
+from gate.policy.loader import DEFAULT_VERSION, LoadedPolicy
+from gate.pulls.approvals import approver_words
+from gate.pulls.repository_context import prepare_repository
 from gate.store import audit
 from gate.store import deployments as store
 from gate.store.tables import Delivery, Deployment, DeploymentPR, utcnow
-from gate.webhooks.errors import MalformedPayload
 
 RUN_ID = re.compile(r"/actions/runs/(\d+)/deployment_protection_rule")
 

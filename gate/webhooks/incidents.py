@@ -6,15 +6,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from gate import rollback
-from gate.approvals import approver_words, may_approve
 from gate.context import Services
+from gate.deploys import rollback
+from gate.errors import MalformedPayload
 from gate.github import Repo
-from gate.policy_config import DEFAULT_POLICY
+from gate.policy.config import DEFAULT_POLICY
+from gate.pulls.approvals import approver_words, may_approve
 from gate.store import audit
 from gate.store.tables import Delivery
 from gate.webhooks import votes
-from gate.webhooks.errors import MalformedPayload
 
 UNFREEZE = re.compile(r"^\s*/gate\s+unfreeze\b[ \t]*(.*)$", re.IGNORECASE | re.MULTILINE)
 

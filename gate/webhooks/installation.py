@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from gate.context import Services
-from gate.gitcmd import git
+from gate.errors import MalformedPayload, PermanentError
+from gate.git.cmd import git
+from gate.git.mirror import clone_url, web_url
 from gate.github import Repo
-from gate.mirror import clone_url, web_url
 from gate.store.jobs import enqueue
 from gate.store.tables import Delivery
-from gate.webhooks.errors import MalformedPayload, PermanentError
 
 
 def handle(services: Services, delivery: Delivery, payload: dict[str, Any]) -> None:

@@ -6,17 +6,18 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from gate import checks, metrics
-from gate.assess import AssessmentResult, assess_change
-from gate.commit_range import merge_base
+from gate import metrics
 from gate.context import Services
+from gate.errors import MalformedPayload
+from gate.git.commit_range import merge_base
 from gate.github import GitHubAPI, Repo
-from gate.repo_config import repo_services
-from gate.repository_context import prepare_repository
+from gate.policy.repo_config import repo_services
+from gate.pulls import checks
+from gate.pulls.assess import AssessmentResult, assess_change
+from gate.pulls.repository_context import prepare_repository
 from gate.store import assessments, audit
 from gate.store import coverage as coverage_store
 from gate.store.tables import Delivery, utcnow
-from gate.webhooks.errors import MalformedPayload
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from gate.context import Services
+from gate.errors import MalformedPayload
+from gate.git.mirror import clone_url
 from gate.github import Repo
-from gate.mirror import clone_url
 from gate.store.tables import Delivery
-from gate.webhooks.errors import MalformedPayload
 
 DELETED = "0" * 40
 

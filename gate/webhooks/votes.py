@@ -6,13 +6,13 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from gate.approvals import VoteRequest, cast_vote
 from gate.context import Services
+from gate.errors import MalformedPayload
 from gate.github import GitHubAPI, Repo
+from gate.pulls.approvals import VoteRequest, cast_vote
 from gate.store import approvals as store
 from gate.store import assessments, audit, deployments
 from gate.store.tables import Assessment, Delivery
-from gate.webhooks.errors import MalformedPayload
 
 COMMAND = re.compile(r"^\s*/gate\s+(approve|reject)\b[ \t]*(.*)$", re.IGNORECASE | re.MULTILINE)
 

@@ -6,12 +6,12 @@ import logging
 from typing import Any
 
 from gate.context import Services
-from gate.coverage_intake import accept_report, report_from_artifact
+from gate.errors import MalformedPayload
 from gate.features.coverage import CoverageError
 from gate.github import Repo
+from gate.pulls.coverage_intake import accept_report, report_from_artifact
 from gate.store import audit
 from gate.store.tables import Delivery
-from gate.webhooks.errors import MalformedPayload
 
 log = logging.getLogger(__name__)
 ARTIFACT_NAME = "coverage"

@@ -1,0 +1,4 @@
+"""Reports: the autonomy report, the audit timeline, DORA's four figures.
+
+Imports store and git only; never pulls, deploys or anything above.
+"""
