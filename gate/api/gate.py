@@ -16,11 +16,13 @@ from gate.api.auth import Caller, CallerDep
 from gate.api.errors import unprocessable
 from gate.api.params import RowId
 from gate.context import Services
+from gate.deploys import protection
 from gate.deploys.watch import after_success
 from gate.features.coverage import CoverageError, parse_coverage
 from gate.git.cmd import GitError
 from gate.git.commit_range import merge_base
 from gate.git.mirror import MissingCommit
+from gate.git.objects import repo_paths
 from gate.github import Repo
 from gate.policy.repo_config import repo_services
 from gate.pulls.approvals import VoteRequest, approver_words, cast_vote
@@ -28,7 +30,6 @@ from gate.pulls.assess import assess_change
 from gate.pulls.repository_context import prepare_repository
 from gate.store import assessments, audit
 from gate.store import deployments as deployment_store
-from gate.store.coverage import repo_paths
 from gate.store.tables import Assessment, Delivery, Deployment, utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["gate"])
@@ -165,7 +166,7 @@ def _assess(services: Services, body: AssessmentIn) -> AssessmentOut:
         )
     row = Assessment(kind=body.kind, repository=repo.full_name, base_sha=base, head_sha=result.head)
     assessment_id, deployment_id = assessments.record_decided(
-        services.db, row, result, loaded.version, decided, deployment
+        services.db, row, result.row_fields(), loaded.version, decided, deployment
     )
     return AssessmentOut(
         id=assessment_id,
@@ -220,6 +221,7 @@ def _vote(
         VoteRequest(repo, target, login, verdict, reason, "api"),  # type: ignore[arg-type]
         loaded.policy,
         loaded.version,
+        protection.settle_vote,
     )
     if not outcome.accepted and "only approvers" in outcome.message:
         raise HTTPException(403, f"@{login} is not an approver: {approver_words(loaded.policy)}")

@@ -105,12 +105,12 @@ def assess(
     from gate.features.gitlog import iter_records
     from gate.features.history import HistoryIndex, MessageRules
     from gate.git.cmd import first_parent, resolve
+    from gate.git.objects import repo_paths
     from gate.model.artifact import ModelError, load_model
     from gate.policy.repo_config import repo_services
     from gate.pulls.assess import assess_change
     from gate.store import Database
     from gate.store.assessments import record_local
-    from gate.store.coverage import repo_paths
 
     try:
         settings = load_settings()
@@ -152,7 +152,9 @@ def assess(
     if record:
         db = Database(settings.database_url)
         db.migrate()
-        assessment_id = record_local(db, repo.name, result)
+        assessment_id = record_local(
+            db, repo.name, {"base_sha": result.base, "head_sha": result.head, **result.row_fields()}
+        )
         db.dispose()
     if as_json:
         print(

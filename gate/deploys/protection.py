@@ -14,6 +14,7 @@ from gate.git.commit_range import merge_base
 from gate.github import Repo
 from gate.policy.decide import DecisionContext, decide
 from gate.policy.repo_config import repo_services
+from gate.pulls.approvals import VoteOutcome, VoteRequest
 from gate.pulls.assess import AssessmentResult, assess_change
 from gate.pulls.repository_context import RepositoryContext
 from gate.store import audit
@@ -283,3 +284,26 @@ def expire_held(services: Services, now: datetime | None = None) -> int:
 
             resolve(services.db, deployment.assessment_id, "expired")
     return len(expired)
+
+
+def settle_vote(
+    services: Services, request: VoteRequest, resolution: str, policy_version: str
+) -> VoteOutcome:
+    """The approvers' verdict on a held deployment, answered to GitHub's protection rule."""
+    deployment = store.by_assessment(services.db, request.assessment.id)
+    if deployment is None or deployment.state != "held":
+        return VoteOutcome(False, "This deployment was already answered.")
+    verb = "Approved" if resolution == "approved" else "Rejected"
+    settle(
+        services,
+        deployment,
+        resolution,
+        f"{verb} by @{request.actor} ({request.source}): {request.reason}",
+        request.actor,
+        policy_version,
+    )
+    return VoteOutcome(
+        True,
+        f"{verb} by @{request.actor}: the deployment of `{deployment.sha[:10]}` to "
+        f"{deployment.environment} is {resolution}.",
+    )

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gate.git.cmd import EMPTY_TREE, resolve
+from gate.git.cmd import EMPTY_TREE, GitError, git, resolve
 from gate.git.diff_tree import DiffTree
 from gate.git.kept import KeptPool, KeptProcess
 
@@ -253,3 +253,12 @@ def _parse_header(line: bytes) -> ObjectInfo | None:
         return None
     sha, kind, size = text.rsplit(" ", 2)
     return ObjectInfo(sha, kind, int(size))
+
+
+def repo_paths(repo: Path, sha: str) -> list[str] | None:
+    """Every file path in the commit's tree; None when the commit cannot be read."""
+    try:
+        listing = git(repo, "ls-tree", "-r", "-z", "--name-only", sha)
+    except GitError:
+        return None
+    return [path for path in listing.decode("utf-8", "surrogateescape").split("\0") if path]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,6 +34,11 @@ class VoteOutcome:
     message: str  # what to tell the person, in a reply
 
 
+# Settling a held deployment answers GitHub's protection rule, which lives in gate.deploys, a
+# layer above this one: callers that can receive deployment votes pass it in.
+DeploymentSettler = Callable[["Services", VoteRequest, str, str], VoteOutcome]
+
+
 def approver_words(policy: Policy) -> str:
     names = [f"@{user}" for user in policy.approvers.users]
     names += [f"@{team}" for team in policy.approvers.teams]
@@ -58,6 +64,7 @@ def cast_vote(
     request: VoteRequest,
     policy: Policy,
     policy_version: str,
+    settle_deployment: DeploymentSettler | None = None,
 ) -> VoteOutcome:
     assessment = request.assessment
     subject = f"{request.repo.full_name}#{assessment.pr_number}"
@@ -93,7 +100,7 @@ def cast_vote(
     ):
         return VoteOutcome(False, f"@{request.actor}, your {request.verdict} was already counted.")
     record("approval.recorded", f"{request.verdict}: {request.reason}")
-    return _settle(services, github, request, policy, policy_version)
+    return _settle(services, github, request, policy, policy_version, settle_deployment)
 
 
 def _settle(
@@ -102,6 +109,7 @@ def _settle(
     request: VoteRequest,
     policy: Policy,
     policy_version: str,
+    settle_deployment: DeploymentSettler | None,
 ) -> VoteOutcome:
     assessment = request.assessment
     votes = [(v.actor, v.verdict, v.reason) for v in store.votes(services.db, assessment.id)]
@@ -125,7 +133,9 @@ def _settle(
         )
         store.resolve(services.db, assessment.id, resolution)
         if assessment.kind == "deploy":
-            return _settle_deployment(services, request, resolution, policy_version)
+            if settle_deployment is None:
+                raise RuntimeError("a deployment vote needs the deployment settler")
+            return settle_deployment(services, request, resolution, policy_version)
         if assessment.check_run_id is not None:
             github.update_check_run(
                 request.repo,
@@ -156,29 +166,4 @@ def _settle(
     required = policy.approvers.required_approvals
     return VoteOutcome(
         True, f"Approval by @{request.actor} counted: {approvals} of {required} needed."
-    )
-
-
-def _settle_deployment(
-    services: Services, request: VoteRequest, resolution: str, policy_version: str
-) -> VoteOutcome:
-    from gate.deploys import protection as deploys
-    from gate.store import deployments
-
-    deployment = deployments.by_assessment(services.db, request.assessment.id)
-    if deployment is None or deployment.state != "held":
-        return VoteOutcome(False, "This deployment was already answered.")
-    verb = "Approved" if resolution == "approved" else "Rejected"
-    deploys.settle(
-        services,
-        deployment,
-        resolution,
-        f"{verb} by @{request.actor} ({request.source}): {request.reason}",
-        request.actor,
-        policy_version,
-    )
-    return VoteOutcome(
-        True,
-        f"{verb} by @{request.actor}: the deployment of `{deployment.sha[:10]}` to "
-        f"{deployment.environment} is {resolution}.",
     )

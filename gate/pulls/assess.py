@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gate.features import FeatureVector
 from gate.features.assemble import Services
@@ -48,6 +48,26 @@ class AssessmentResult:
     services: list[Service] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)  # the changed files
     shadow: ShadowScore | None = None
+
+    def row_fields(self) -> dict[str, Any]:
+        """The assessments table's columns this result fills."""
+        fields: dict[str, Any] = {
+            "features": dict(self.features.values),
+            "feature_schema_version": self.features.schema_version,
+            "notes": list(self.features.notes),
+            "model_version": self.model_version,
+            "score": self.score.probability,
+            "level": self.decision.level,
+            "decision": self.decision.verdict,
+            "would_decide": self.decision.would,
+            "mode": self.decision.mode,
+            "reasons": [reason.to_json() for reason in self.reasons],
+        }
+        if self.shadow is not None:
+            fields["shadow_model_version"] = self.shadow.model_version
+            fields["shadow_score"] = self.shadow.probability
+            fields["shadow_level"] = self.shadow.level
+        return fields
 
 
 def incident_features(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 
-from gate.features.coverage import CoverageError, parse_coverage
+from gate.features.coverage import CoverageError, CoverageReport, parse_coverage
+from gate.git.objects import repo_paths
 from gate.store import audit
-from gate.store.coverage import save_report
+from gate.store.coverage import latest_upload, save_report
 from gate.store.db import Database
 from gate.store.jobs import enqueue
 from gate.store.tables import Assessment
@@ -87,3 +89,17 @@ def report_from_artifact(archive: bytes, max_bytes: int = MAX_REPORT_BYTES) -> b
             return content
     except zipfile.BadZipFile as error:
         raise CoverageError(f"artifact is not a zip archive: {error}") from None
+
+
+def report_for(
+    db: Database, repository: str, sha: str, repo: Path
+) -> tuple[CoverageReport | None, list[str]]:
+    """The newest report for the commit, its paths mapped onto the commit's files, and notes."""
+    upload = latest_upload(db, repository, sha)
+    if upload is None:
+        return None, []
+    try:
+        report = parse_coverage(upload.content, upload.format, repo_paths=repo_paths(repo, sha))
+    except CoverageError as error:  # validated on upload; a parser change may still refuse it
+        return None, [f"stored coverage report {upload.id} is unreadable: {error}"]
+    return report, []

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
-from gate.pulls.assess import AssessmentResult
 from gate.store.db import Database
 from gate.store.tables import Assessment, AuditEntry, Deployment, utcnow
 
@@ -57,19 +58,19 @@ def set_check_run(db: Database, assessment_id: int, check_run_id: int) -> None:
 
 
 def save_result(
-    db: Database, assessment_id: int, result: AssessmentResult, policy_version: str | None = None
+    db: Database, assessment_id: int, fields: Mapping[str, Any], policy_version: str | None = None
 ) -> None:
     with db.session() as session:
         row = session.get(Assessment, assessment_id)
         assert row is not None
-        _fill(row, result)
+        _fill(row, fields)
         row.policy_version = policy_version
 
 
 def record_decided(
     db: Database,
     row: Assessment,
-    result: AssessmentResult,
+    fields: Mapping[str, Any],
     policy_version: str | None,
     entry: AuditEntry,
     deployment: Deployment | None = None,
@@ -77,7 +78,7 @@ def record_decided(
     """A new assessment with its result, the audit entry of its decision and, for a deploy, its
     deployment, in one transaction: (assessment id, deployment id)."""
     with db.session() as session:
-        _fill(row, result)
+        _fill(row, fields)
         row.policy_version = policy_version
         session.add(row)
         session.flush()
@@ -91,33 +92,26 @@ def record_decided(
         return row.id, deployment.id
 
 
-def record_local(db: Database, repository: str, result: AssessmentResult) -> int:
+def record_local(db: Database, repository: str, fields: Mapping[str, Any]) -> int:
     with db.session() as session:
         row = Assessment(
-            kind="local", repository=repository, base_sha=result.base, head_sha=result.head
+            kind="local",
+            repository=repository,
+            base_sha=fields["base_sha"],
+            head_sha=fields["head_sha"],
         )
-        _fill(row, result)
+        _fill(row, fields)
         session.add(row)
         session.flush()
         return row.id
 
 
-def _fill(row: Assessment, result: AssessmentResult) -> None:
-    row.features = dict(result.features.values)
-    row.feature_schema_version = result.features.schema_version
-    row.notes = list(result.features.notes)
-    row.model_version = result.model_version
-    row.score = result.score.probability
-    row.level = result.decision.level
-    row.decision = result.decision.verdict
-    row.would_decide = result.decision.would
-    row.mode = result.decision.mode
-    row.reasons = [reason.to_json() for reason in result.reasons]
-    if result.shadow is not None:
-        row.shadow_model_version = result.shadow.model_version
-        row.shadow_score = result.shadow.probability
-        row.shadow_level = result.shadow.level
-    if result.decision.verdict == "hold" and row.held_at is None:
+def _fill(row: Assessment, fields: Mapping[str, Any]) -> None:
+    """Copy a result's columns (pulls.assess.AssessmentResult.row_fields) onto the row."""
+    for column, value in fields.items():
+        if column not in ("base_sha", "head_sha"):
+            setattr(row, column, value)
+    if fields.get("decision") == "hold" and row.held_at is None:
         row.held_at = utcnow()
 
 

@@ -12,11 +12,10 @@ from gate.errors import MalformedPayload
 from gate.git.commit_range import merge_base
 from gate.github import GitHubAPI, Repo
 from gate.policy.repo_config import repo_services
-from gate.pulls import checks
+from gate.pulls import checks, coverage_intake
 from gate.pulls.assess import AssessmentResult, assess_change
 from gate.pulls.repository_context import prepare_repository
 from gate.store import assessments, audit
-from gate.store import coverage as coverage_store
 from gate.store.tables import Delivery, utcnow
 
 log = logging.getLogger(__name__)
@@ -92,7 +91,7 @@ def handle(services: Services, delivery: Delivery, payload: dict[str, Any]) -> N
         assessments.set_check_run(services.db, started.id, check_run_id)
 
     result, policy_version = _assess(services, github, change)
-    assessments.save_result(services.db, started.id, result, policy_version)
+    assessments.save_result(services.db, started.id, result.row_fields(), policy_version)
     versions = {"policy_version": policy_version, "model_version": result.model_version}
     _audit(
         services,
@@ -181,7 +180,7 @@ def _assess(
     repo_services_, notes = repo_services(mirror, change.base_sha, objects)
     # what GitHub shows as the PR's files: head against its merge base with the base branch
     base = merge_base(objects, mirror, change.base_sha, change.head_sha)
-    coverage, coverage_notes = coverage_store.report_for(
+    coverage, coverage_notes = coverage_intake.report_for(
         services.db, change.repo.full_name, change.head_sha, mirror
     )
     loaded = context.policy

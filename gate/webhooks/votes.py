@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gate.context import Services
+from gate.deploys import protection
 from gate.errors import MalformedPayload
 from gate.github import GitHubAPI, Repo
 from gate.pulls.approvals import VoteRequest, cast_vote
@@ -161,7 +162,10 @@ def _vote(
         repo.full_name, services.mirrors.path(repo.full_name), f"refs/heads/{default_branch}"
     )
     request = VoteRequest(repo, assessment, login, verdict, reason, source)  # type: ignore[arg-type]
-    return cast_vote(services, github, request, loaded.policy, loaded.version).message
+    outcome = cast_vote(
+        services, github, request, loaded.policy, loaded.version, protection.settle_vote
+    )
+    return outcome.message
 
 
 def _refuse(
