@@ -19,12 +19,12 @@ from sqlalchemy import select
 
 from gate.store.tables import Deployment
 from gate.store.tokens import create_token
+from tests.api.test_gate import api, jwks_file, oidc_token, risky, signing_keys  # noqa: F401
 from tests.conftest import needs_shared, wait_until
 from tests.gitrepo import lines
-from tests.test_gate_api import api, jwks_file, oidc_token, risky, signing_keys  # noqa: F401
 
 pytestmark = needs_shared
-STEP = Path(__file__).resolve().parents[1] / ".github" / "actions" / "risk-gate" / "gate_step.py"
+STEP = Path(__file__).resolve().parents[2] / ".github" / "actions" / "risk-gate" / "gate_step.py"
 
 
 def free_port() -> int:

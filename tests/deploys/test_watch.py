@@ -19,12 +19,12 @@ from gate.store import audit
 from gate.store import deployments as deployment_store
 from gate.store.tables import Assessment, Deployment, Job, ServiceFreeze, Watch
 from gate.store.tokens import create_token
+from tests.cli.test_cli import gate
 from tests.conftest import ProjectRepo, deliver, needs_shared, real_payload, wait_until
 from tests.deployment_payloads import protection_rule_payload
 from tests.fakes import FakeGitHub
 from tests.gitrepo import lines
 from tests.prometheus_server import Exporter, PrometheusServer, free_port, needs_prometheus
-from tests.test_cli import gate
 
 pytestmark = [needs_shared, needs_prometheus]
 

@@ -9,7 +9,7 @@ import pytest
 from gate.features import CATALOG, FeatureVector
 from gate.features.catalog import markdown
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "features.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "features.md"
 
 
 def test_docs_features_md_is_generated_from_the_catalogue():

@@ -23,7 +23,7 @@ from gate.features.coverage import (
     parse_coverage,
 )
 
-DATA = Path(__file__).parent / "data" / "coverage"
+DATA = Path(__file__).parents[1] / "data" / "coverage"
 CI_ROOT = "/home/runner/work/shop/shop"
 
 # the coverage.py run behind cobertura.xml and coverage.json: path -> (executable, covered)

@@ -18,7 +18,7 @@ from gate.store import repo_models as registry
 from gate.store.tables import RepoModel
 from tests.conftest import ProjectRepo, deliver, needs_shared, pr_payload, wait_until
 from tests.gitrepo import lines
-from tests.test_train_evaluate import FAST, synthetic
+from tests.training.test_train_evaluate import FAST, synthetic
 from training.train import train_rows, write_artifact
 
 SHOP = "octo-org/shop"

@@ -30,7 +30,7 @@ from gate.policy.config import (
     policy_summary,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "data" / "risk-gate.example.yml"
 DOCS = ROOT / "docs" / "configuration.md"
 APPROVERS = "approvers:\n  users: [alice]\n"

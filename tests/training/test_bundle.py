@@ -25,8 +25,8 @@ from training.bundle import (
 )
 from training.issta21 import FEATURES, PROJECTS, DatasetError, load_projects
 
-REPO = Path(__file__).parents[1]
-DATASET = Path(__file__).parents[2] / "shared" / "datasets" / "jit" / "issta21-jit-dp"
+REPO = Path(__file__).parents[2]
+DATASET = Path(__file__).parents[3] / "shared" / "datasets" / "jit" / "issta21-jit-dp"
 BUNDLED = REPO / "data" / "models" / "default"
 SMALL_PROJECTS = ("jdt", "gerrit")
 

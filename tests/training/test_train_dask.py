@@ -12,8 +12,8 @@ from gate.model.artifact import load_model
 from gate.settings import DEFAULT_MODEL_PATH
 from gate.store import Database
 from tests.repo_history import build_history, config_changes_fail
-from tests.test_repo_models import options
-from tests.test_train_evaluate import FAST, synthetic
+from tests.training.test_repo_model import options
+from tests.training.test_train_evaluate import FAST, synthetic
 from training.distributed import OnDask, dask_client, partitioned, read_table
 from training.repo_model import train_repository
 from training.train import TrainingError, train_model, train_rows, train_with

@@ -37,7 +37,7 @@ from training.train import (
     train_model,
 )
 
-DATASET = Path(__file__).parents[2] / "shared" / "datasets" / "jit" / "issta21-jit-dp"
+DATASET = Path(__file__).parents[3] / "shared" / "datasets" / "jit" / "issta21-jit-dp"
 # one thread: OpenMP threads that spin while others' tests share the cores run 20x slower
 FAST = TrainConfig(
     search_configs=2, cv_folds=2, max_rounds=200, early_stopping_rounds=20, nthread=1
