@@ -107,7 +107,7 @@ def assess(
     from gate.git.cmd import first_parent, resolve
     from gate.git.objects import repo_paths
     from gate.model.artifact import ModelError, load_model
-    from gate.policy.repo_config import repo_services
+    from gate.policy.repo_config import repo_policy, repo_services
     from gate.pulls.assess import assess_change
     from gate.store import Database
     from gate.store.assessments import record_local
@@ -137,6 +137,8 @@ def assess(
     for commit in iter_records(repo, [base_sha] if base_sha != head_sha else [], rules):
         index.add(commit)
     services, notes = repo_services(repo, base_sha)
+    # the policy in force before the change, as the App reads the default branch's
+    policy, policy_notes = repo_policy(repo, base_sha)
     result = assess_change(
         repo,
         base_sha,
@@ -146,7 +148,8 @@ def assess(
         services=services,
         rules=rules,
         coverage=report,
-        notes=notes,
+        notes=notes + policy_notes,
+        policy=policy,
     )
     assessment_id = None
     if record:
@@ -162,9 +165,12 @@ def assess(
                 {
                     "id": assessment_id,
                     "score": round(result.score.probability, 4),
-                    "level": result.score.level,
+                    "level": result.decision.level,
                     "decision": result.decision.verdict,
                     "reasons": [reason.text for reason in result.reasons],
+                    "steps": [step.to_json() for step in result.advice.steps],
+                    "advice": result.suggestions,
+                    "rules": result.decision.rules,
                     "features": result.features.values,
                     "notes": result.features.notes,
                     "model_version": result.model_version,
@@ -178,9 +184,9 @@ def assess(
 def _print_assessment(
     name: str, base: str, head: str, result: AssessmentResult, assessment_id: int | None
 ) -> None:
-    colour = {"low": "green", "medium": "yellow", "high": "red"}[result.score.level]
+    colour = {"low": "green", "medium": "yellow", "high": "red"}[result.decision.level]
     console.print(
-        f"[bold {colour}]{result.score.level.upper()}[/] risk {result.score.probability:.2f} "
+        f"[bold {colour}]{result.decision.level.upper()}[/] risk {result.score.probability:.2f} "
         f"-> {result.decision.verdict}   {name} {base[:10]}..{head[:10]}"
     )
     for reason in result.reasons:

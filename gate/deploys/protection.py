@@ -158,6 +158,7 @@ def _reasons(
     churn = (result.features.values.get("la") or 0) + (result.features.values.get("ld") or 0)
     lines.append(f"{churn:,.0f} lines changed in total")
     lines += [reason.text for reason in result.reasons]
+    lines += [f"to lower it: {step}" for step in result.suggestions]
     last = store.last_deployed_at(services.db, deployment.repository, deployment.environment)
     if last is not None:
         lines.append(f"last deploy to {deployment.environment} {(now - last).days} days ago")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -11,14 +11,23 @@ from gate.model.artifact import Score
 
 # contributions smaller than this (log-odds) are noise, not reasons
 MIN_CONTRIBUTION = 0.02
-LARGE_CHANGE_LINES = 400
+# more of these guards a change: a model may still give one a positive contribution (an
+# experienced author's changes are larger), but telling a person it raises the risk is wrong
+PROTECTIVE = frozenset(
+    {"exp", "rexp", "sexp", "patch_coverage", "touched_files_coverage", "test_churn_ratio"}
+)
+# features that count lines or files of the whole change, whatever kind of file they are in
+SIZE = frozenset({"la", "ld", "nf", "nd", "ns", "entropy", "hunks", "largest_file_churn", "lt"})
 
 
 @dataclass(frozen=True)
 class ExplainContext:
-    """What the words may name beyond the numbers: the services touched, with their tiers."""
+    """What the words may name beyond the numbers: the services touched, with their tiers, and
+    how much of the change is source code (None: unknown)."""
 
     services: Sequence[tuple[str, str]] = field(default_factory=tuple)  # (name, tier)
+    churn: int | None = None  # lines added and deleted, all files
+    source_churn: int | None = None  # of those, in source files
 
     def critical_services(self) -> list[str]:
         return [name for name, tier in self.services if tier == "critical"]
@@ -116,31 +125,29 @@ class Reason:
 def reasons(
     vector: FeatureVector, score: Score, limit: int = 3, context: ExplainContext | None = None
 ) -> list[Reason]:
-    """The features that raised the risk most, largest first, in plain words."""
+    """The features that raised the risk most, largest first, in plain words.
+
+    A protective feature is never named as raising the risk; a change with no source code is
+    never told it fixes a bug; size counted mostly outside source code says so.
+    """
+    context = context or ExplainContext()
     ranked = sorted(score.contributions.items(), key=lambda item: item[1], reverse=True)
+    no_source = context.source_churn == 0
+    mostly_elsewhere = (
+        context.churn is not None
+        and context.source_churn is not None
+        and context.churn > 0
+        and context.source_churn < context.churn / 2
+    )
     found = []
     for feature, contribution in ranked:
         if contribution < MIN_CONTRIBUTION or len(found) == limit:
             break
+        if feature in PROTECTIVE or (feature == "fix" and no_source):
+            continue
         value = vector.values.get(feature)
         text = words(feature, value, context)
+        if feature in SIZE and mostly_elsewhere and feature != "lt":
+            text += f", mostly outside source code ({context.source_churn:,} source lines changed)"
         found.append(Reason(feature, value, round(contribution, 4), text))
     return found
-
-
-def suggestions(vector: FeatureVector, uncovered: Mapping[str, int] | None = None) -> list[str]:
-    """What the author could do to lower the risk."""
-    advice = []
-    lines = (vector.values.get("la") or 0) + (vector.values.get("ld") or 0)
-    if lines > LARGE_CHANGE_LINES:
-        advice.append(
-            f"Split it: {lines:,.0f} changed lines; changes under {LARGE_CHANGE_LINES} lines "
-            "are reviewed more thoroughly and fail less often."
-        )
-    if (vector.values.get("ns") or 0) > 2:
-        advice.append("Separate the changes to each top-level area into their own pull requests.")
-    if uncovered:
-        worst = sorted(uncovered.items(), key=lambda item: item[1], reverse=True)[:3]
-        files = ", ".join(f"`{path}` ({count})" for path, count in worst)
-        advice.append(f"Add tests for the uncovered added lines: {files}.")
-    return advice

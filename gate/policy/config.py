@@ -32,6 +32,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from gate.features.codeowners import PathPattern, PatternError, is_valid_owner
 from gate.features.services import ServicesConfig, tier_word
 from gate.model.artifact import Thresholds
+from gate.policy.exposure import ExposurePolicy
 from gate.policy.rollback import RollbackPolicy, describe
 
 POLICY_PATH = ".github/risk-gate.yml"
@@ -327,6 +328,7 @@ class Policy(_Section):
     on_error: OnError = "fail-open"
     hold_expiry_hours: Annotated[float, Field(gt=0, strict=True, allow_inf_nan=False)] = 24.0
     rollback: RollbackPolicy | None = None
+    exposure: ExposurePolicy = Field(default_factory=ExposurePolicy)
 
 
 DEFAULT_POLICY = Policy()

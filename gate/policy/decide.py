@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 from gate.model.artifact import Level, Thresholds
+from gate.policy.exposure import ExposureFacts, ExposurePolicy, bound, judge_exposure
 
 if TYPE_CHECKING:
     from gate.policy.config import Policy
@@ -19,10 +20,12 @@ VERDICT_FOR_LEVEL: dict[Level, Verdict] = {"low": "pass", "medium": "review", "h
 
 @dataclass(frozen=True)
 class DecisionContext:
-    """What the decision may look at besides the score: the paths changed and the time."""
+    """What the decision may look at besides the score: the paths changed, the time, and the
+    change's exposure (tiers and coverage), when it is known."""
 
     paths: Sequence[str] = ()
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    exposure: ExposureFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,12 @@ def decide(
     level, why = level_for(probability, model_level, policy)
     verdict: Verdict = VERDICT_FOR_LEVEL[level]
     rules = [why]
+    if context.exposure is not None:
+        exposure_policy = policy.exposure if policy is not None else ExposurePolicy()
+        outcome = judge_exposure(context.exposure, exposure_policy)
+        bounded = bound(verdict, outcome)
+        rules += [f"exposure: {rule}" for rule in outcome.rules]
+        verdict = bounded
     if policy is not None:
         quiet = matches_any(policy.never_hold, list(context.paths))
         never = bool(context.paths) and len(quiet) == len(context.paths)

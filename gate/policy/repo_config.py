@@ -13,7 +13,7 @@ from pathlib import Path
 from gate.features.assemble import Services
 from gate.features.codeowners import CODEOWNERS_LOCATIONS, CodeOwners
 from gate.git.objects import ObjectInfo, ObjectReader
-from gate.policy.config import parse_policy
+from gate.policy.config import DEFAULT_POLICY, Policy, parse_policy
 
 CONFIG_PATH = ".github/risk-gate.yml"
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -48,6 +48,23 @@ def repo_services(
         return _services_at(reader, rev)
     finally:
         reader.close()
+
+
+def repo_policy(repo: Path, rev: str) -> tuple[Policy, list[str]]:
+    """The policy at `rev` for a local assessment; a broken or missing file gives the defaults
+    and says so (the App also falls back to the last valid version it stored)."""
+    reader = ObjectReader(repo)
+    try:
+        found = reader.blob_at(rev, CONFIG_PATH)
+        if found is None:
+            return DEFAULT_POLICY, []
+        result = parse_policy(read_config_blob(reader, found.sha))
+    finally:
+        reader.close()
+    if result.ok and result.policy is not None:
+        return result.policy, []
+    first = str(result.errors[0]) if result.errors else "unreadable"
+    return DEFAULT_POLICY, [f"{CONFIG_PATH} is invalid, the defaults apply: {first}"]
 
 
 def _services_at(objects: ObjectReader, rev: str) -> tuple[Services, list[str]]:

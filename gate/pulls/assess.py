@@ -13,12 +13,18 @@ from gate.features import FeatureVector
 from gate.features.assemble import Services
 from gate.features.compute import compute_features
 from gate.features.coverage import CoverageReport, added_line_numbers, coverage_features
+from gate.features.diff import FileChange
 from gate.features.history import HistoryIndex, MessageRules
+from gate.features.kinds import file_kind
 from gate.features.services import Service
 from gate.git.objects import ObjectReader
 from gate.model.artifact import Level, RiskModel, Score
-from gate.model.explain import ExplainContext, Reason, reasons, suggestions
+from gate.model.explain import ExplainContext, Reason, reasons
 from gate.policy.decide import Decision, DecisionContext, decide
+from gate.policy.exposure import ExposureFacts, ExposurePolicy
+from gate.pulls.advice import Advice, Outcome, advise
+from gate.pulls.advice import Change as AdviceInput
+from gate.pulls.exposure_facts import exposure_facts
 
 if TYPE_CHECKING:
     from gate.policy.config import Policy
@@ -43,11 +49,16 @@ class AssessmentResult:
     score: Score
     decision: Decision
     reasons: list[Reason]
-    suggestions: list[str] = field(default_factory=list)
+    advice: Advice = field(default_factory=lambda: Advice([]))
     model_version: str = ""
     services: list[Service] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)  # the changed files
     shadow: ShadowScore | None = None
+
+    @property
+    def suggestions(self) -> list[str]:
+        """What would lower the risk, in words: each step with the level and score it gives."""
+        return self.advice.lines()
 
     def row_fields(self) -> dict[str, Any]:
         """The assessments table's columns this result fills."""
@@ -111,13 +122,53 @@ def assess_change(
         {**coverage_values, **incident_features(computed.services, service_incidents)},
         [*(notes or []), *coverage_notes, *report_notes],
     )
-    score = model.score(vector)
-    context = ExplainContext(services=[(s.name, s.tier) for s in computed.services])
-    decision = decide(
-        score.probability,
-        score.level,
-        policy,
-        DecisionContext(paths=touched, now=now or datetime.now(UTC)),
+    services = services or Services()
+    when = now or datetime.now(UTC)
+    changes = computed.diff.changes
+    facts = exposure_facts(changes, services, coverage, added)
+
+    def judged(
+        scored_vector: FeatureVector, scored_facts: ExposureFacts | None, paths: Sequence[str]
+    ) -> tuple[Score, Decision]:
+        scored = model.score(scored_vector)
+        context = DecisionContext(paths=paths, now=when, exposure=scored_facts)
+        return scored, decide(scored.probability, scored.level, policy, context)
+
+    def rescore(
+        step_vector: FeatureVector, step_facts: ExposureFacts | None, paths: Sequence[str]
+    ) -> Outcome:
+        scored, decided = judged(step_vector, step_facts, paths)
+        return Outcome(scored.probability, decided.level, decided.effective)
+
+    def subset_vector(subset: Sequence[FileChange]) -> FeatureVector:
+        assert computed.recompute is not None
+        paths = [change.path for change in subset]
+        kept = {path: lines for path, lines in added.items() if path in paths}
+        values, _ = coverage_features(coverage, kept, paths) if coverage is not None else ({}, [])
+        extra = incident_features(services.touched(paths), service_incidents)
+        return computed.recompute(subset).merge({**values, **extra})
+
+    score, decision = judged(vector, facts, touched)
+    source_churn = sum(c.churn for c in changes if file_kind(c.path, c.binary) == "source")
+    context = ExplainContext(
+        services=[(s.name, s.tier) for s in computed.services],
+        churn=sum(c.churn for c in changes),
+        source_churn=source_churn,
+    )
+    exposure_policy = policy.exposure if policy is not None else ExposurePolicy()
+    advice = advise(
+        AdviceInput(
+            changes,
+            vector,
+            facts,
+            _uncovered_by_file(coverage, added),
+            Outcome(score.probability, decision.level, decision.effective),
+            decision.rules,
+        ),
+        rescore,
+        subset_vector if computed.recompute is not None else None,
+        lambda subset: exposure_facts(subset, services, coverage, added),
+        exposure_policy.min_patch_coverage,
     )
     return AssessmentResult(
         base=base,
@@ -126,7 +177,7 @@ def assess_change(
         score=score,
         decision=decision,
         reasons=reasons(vector, score, context=context),
-        suggestions=suggestions(vector, _uncovered_by_file(coverage, added)),
+        advice=advice,
         model_version=model.version,
         services=computed.services,
         paths=touched,

@@ -113,6 +113,9 @@ def features_table(result: AssessmentResult) -> str:
 
 def status_body(result: AssessmentResult, details_url: str) -> dict[str, Any]:
     reasons = ", ".join(reason.text for reason in result.reasons) or "nothing stands out"
+    steps = result.advice.steps
+    if result.decision.effective != "pass" and steps:
+        reasons = f"to lower it, {steps[0].action}"
     return {
         "state": STATUS_STATE[result.decision.verdict],
         "target_url": details_url,

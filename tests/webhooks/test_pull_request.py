@@ -56,7 +56,8 @@ def test_large_pr_is_held_with_reasons_in_plain_words(client, fake_github, remot
     (run,) = completed_runs(fake_github)
     assert run["conclusion"] == "action_required"
     assert "1,460 lines added" in run["output"]["summary"]
-    assert "Split it" in run["output"]["summary"]
+    assert "split the 1,660 changed source lines into 5 pull requests" in run["output"]["summary"]
+    assert "high 0.64 -> medium" in run["output"]["summary"]
     (status,) = fake_github.statuses
     assert status["state"] == "pending"
     assert len(status["description"]) <= 140
