@@ -15,20 +15,14 @@ from hypothesis import strategies as st
 from gate.features.services import ServicesConfig
 from gate.model.artifact import Thresholds
 from gate.policy.check import check_file
-from gate.policy.config import (
-    DEFAULT_POLICY,
-    MAX_NODES,
-    MAX_POLICY_BYTES,
-    FreezeWindow,
-    Policy,
-    PolicyProblem,
-    PolicyResult,
-    ThresholdsPolicy,
-    active_freeze,
-    matches_any,
-    parse_policy,
-    policy_summary,
-)
+from gate.policy.config import parse_policy
+from gate.policy.document import MAX_NODES, MAX_POLICY_BYTES
+from gate.policy.freezes import FreezeWindow, active_freeze
+from gate.policy.globs import matches_any
+from gate.policy.problems import PolicyProblem, PolicyResult
+from gate.policy.schema import DEFAULT_POLICY, Policy
+from gate.policy.summary import policy_summary
+from gate.policy.thresholds import ThresholdsPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "data" / "risk-gate.example.yml"
