@@ -21,7 +21,7 @@ from gate.model.explain import ExplainContext, Reason, reasons, suggestions
 from gate.policy.decide import Decision, DecisionContext, decide
 
 if TYPE_CHECKING:
-    from gate.policy.config import Policy
+    from gate.policy.schema import Policy
 
 log = logging.getLogger(__name__)
 
