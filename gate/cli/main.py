@@ -101,7 +101,8 @@ def assess(
     record: Annotated[bool, typer.Option(help="record the assessment in the database")] = True,
 ) -> None:
     """Score a change of a local repository with the model, and record it."""
-    from gate.features.coverage import CoverageError, parse_coverage
+    from gate.features.coverage.parse import parse_coverage
+    from gate.features.coverage.report import CoverageError
     from gate.features.gitlog import iter_records
     from gate.features.history import HistoryIndex, MessageRules
     from gate.git.cmd import first_parent, resolve

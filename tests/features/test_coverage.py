@@ -13,15 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gate.features import coverage as coverage_module
-from gate.features.coverage import (
-    CoverageError,
-    CoverageReport,
-    FileCoverage,
-    added_line_numbers,
-    coverage_features,
-    parse_coverage,
-)
+from gate.features.coverage import parse as parse_module
+from gate.features.coverage.features import added_line_numbers, coverage_features
+from gate.features.coverage.parse import parse_coverage
+from gate.features.coverage.report import CoverageError, CoverageReport, FileCoverage
 
 DATA = Path(__file__).parents[1] / "data" / "coverage"
 CI_ROOT = "/home/runner/work/shop/shop"
@@ -448,8 +443,8 @@ def test_bad_input_raises_coverage_error_saying_what_and_where(
 
 
 def test_a_report_over_the_size_cap_is_refused(monkeypatch: pytest.MonkeyPatch):
-    assert coverage_module.MAX_REPORT_BYTES == 200 * 1024 * 1024
-    monkeypatch.setattr(coverage_module, "MAX_REPORT_BYTES", 2 * 1024 * 1024)
+    assert parse_module.MAX_REPORT_BYTES == 200 * 1024 * 1024
+    monkeypatch.setattr(parse_module, "MAX_REPORT_BYTES", 2 * 1024 * 1024)
     with pytest.raises(CoverageError, match=r"coverage report of 3 MiB is over the 2 MiB limit"):
         parse_coverage(b"TN:\n" * (3 * 1024 * 1024 // 4))
 
@@ -744,14 +739,14 @@ junk = st.one_of(
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=junk, format=st.sampled_from([None, *coverage_module.FORMATS]))
+@given(data=junk, format=st.sampled_from([None, *parse_module.FORMATS]))
 def test_arbitrary_bytes_raise_nothing_but_coverage_error(data: bytes, format: str | None):
     try:
         report = parse_coverage(data, format, repo_paths=["src/shop/cart.py", "a/b.py"])
     except CoverageError as error:
         assert str(error)
     else:
-        assert report.format in coverage_module.FORMATS
+        assert report.format in parse_module.FORMATS
         for file in report.values():
             assert file.covered <= file.executable
 
