@@ -363,7 +363,7 @@ def report(
     plot: Annotated[Path | None, typer.Option(help="write the weekly trend as a PNG")] = None,
 ) -> None:
     """The autonomy report: what passed by itself, what was held, overrides, time held."""
-    from gate.reports.autonomy import report_command
+    from gate.reports.autonomy.command import report_command
 
     raise typer.Exit(report_command(_database(), repo, since, until, as_json, plot, sys.stdout))
 

@@ -12,17 +12,11 @@ from typing import Any
 import pytest
 
 from gate.api import report as report_api
-from gate.reports.autonomy import (
-    AutonomyReport,
-    ReportError,
-    autonomy_report,
-    compute_report,
-    duration_words,
-    parse_when,
-    plot_weekly_trend,
-    render_text,
-    report_command,
-)
+from gate.reports.autonomy.command import report_command
+from gate.reports.autonomy.plot import plot_weekly_trend
+from gate.reports.autonomy.report import AutonomyReport, autonomy_report, compute_report
+from gate.reports.autonomy.text import duration_words, render_text
+from gate.reports.inputs import ReportError, parse_when
 from gate.store import Database
 from gate.store.tables import Approval, Assessment, AuditEntry
 from gate.store.tokens import create_token
@@ -424,7 +418,7 @@ def test_report_api_refuses_bad_queries(client, params):
 
 
 def test_the_text_report_shows_dora_s_four_figures():
-    from gate.reports.autonomy import _dora_lines
+    from gate.reports.autonomy.text import _dora_lines
     from gate.reports.dora import DoraFigures
 
     at = datetime(2026, 1, 1, tzinfo=UTC)
