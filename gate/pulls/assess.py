@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 from gate.features import FeatureVector
 from gate.features.assemble import Services
 from gate.features.compute import compute_features
-from gate.features.coverage import CoverageReport, added_line_numbers, coverage_features
+from gate.features.coverage.features import added_line_numbers, coverage_features
+from gate.features.coverage.report import CoverageReport
 from gate.features.history import HistoryIndex, MessageRules
 from gate.features.services import Service
 from gate.git.objects import ObjectReader
