@@ -25,7 +25,7 @@ from benchmarks.synthrepo import (
 from gate.features.assemble import Services, assemble
 from gate.features.blobs import BlobReader
 from gate.features.compute import ComputedFeatures, compute_features, head_commit
-from gate.features.coverage import added_line_numbers
+from gate.features.coverage.features import added_line_numbers
 from gate.features.diff import MAX_PATCH_BYTES, parse_patch, read_diff
 from gate.features.history import HistoryIndex, MessageRules, change_of
 from gate.features.indexes import INDEXED_REFS, HistoryIndexes

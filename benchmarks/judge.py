@@ -316,117 +316,42 @@ def report(
         f"- [{'pass' if ok else 'FAIL'}] {what}: {detail}" for what, ok, detail in targets(rows)
     )
     families = "\n".join(f"- **{family.name}**: {family.description}" for family in FAMILIES)
-    cell = {(row.family, row.judge): row for row in rows}
-    kayenta_nulls = [cell[(f.name, "Kayenta MW")] for f in FAMILIES if not f.regression]
-    kayenta_low = min(row.rolled_back / row.n for row in kayenta_nulls)
-    kayenta_high = max(row.rolled_back / row.n for row in kayenta_nulls)
-
-    def share(family: str) -> str:
-        row = cell[(family, "riskgate")]
-        return f"{row.rolled_back / row.n:.0%}"
-
-    def median(family: str, judge: str = "riskgate") -> str:
-        value = cell[(family, judge)].median_minutes
-        return "-" if value is None else f"{value:g}"
-
-    kayenta_shift = median("latency +30%", "Kayenta MW")
+    kayenta = (
+        f"{KAYENTA_CONFIDENCE:.0%} interval on the shift, High when its lower end exceeds "
+        f"{KAYENTA_TOLERANCE} x\n  |Hodges-Lehmann| and the mean ratio is >= "
+        f"{KAYENTA_ALLOWED_INCREASE}"
+    )
+    static_rule = (
+        f"over {STATIC_ERROR_RATIO:.0%} or its p99 over {STATIC_P99_FACTOR} x the usual p99"
+    )
 
     return f"""{HEADING}
 
-Date: {datetime.now(UTC):%Y-%m-%d}. Machine: {machine()}.
-Command: `{command}` ({seconds:.0f} s wall clock with {workers} worker processes;
-{repetitions} scenarios per family, seeded: the same scenarios on every run).
+What it means: how often each judge rolls back a deploy that changed nothing, and how soon it
+catches one that regressed, asked after every one-minute step of a 30-minute watch (an hour of
+baseline; SLIs `http_errors` and `latency_p99`).
+Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}.
+`{command}`: {seconds:.0f} s, {workers} worker processes, {repetitions} scenarios per family.
 
-Each scenario is one service with two SLIs, `http_errors` (errors and requests per minute) and
-`latency_p99` (each minute's p99), an hour of baseline before the deploy and 30 one-minute steps
-after it. Every judge is asked after every step and the first "fail" rolls back.
+- **riskgate**: the post-deploy watch's own judge (how it decides: the header comment of the
+  judge module in `gate/deploys/`); ALPHA = {ALPHA} per deployment, all 30 looks, effect >= 20%.
+- **Kayenta MW** (the peer): NetflixACAJudge's Mann-Whitney classifier on the per-minute
+  values, {kayenta}; re-run at every look.
+- **static (Argo)** / **static (Flagger)** (the floors): a minute fails when its error ratio is
+  {static_rule}; Argo rolls back at the first such minute, Flagger at the {FLAGGER_THRESHOLD}th.
 
-- **riskgate**: `gate.deploys.verify.replay`,
-  ALPHA = {ALPHA} for the whole deployment (both metrics,
-  all 30 looks), minimum effect 20% (errors also +0.01 percentage points).
-- **Kayenta MW**: NetflixACAJudge's Mann-Whitney classifier on the per-minute values (error
-  ratio per minute; p99 per minute): {KAYENTA_CONFIDENCE:.0%} confidence interval on the shift,
-  High when its lower end exceeds {KAYENTA_TOLERANCE} x |Hodges-Lehmann estimate| and the mean
-  ratio is >= {KAYENTA_ALLOWED_INCREASE}; re-run at every look on all the canary data so far.
-  The interval is computed on the sorted pairwise differences, which gives the root Kayenta's
-  Brent search finds (checked against a port of its `wilcoxonDiff` on 400 random samples,
-  ties included: identical).
-- **static (Argo)**: a minute fails when its error ratio > {STATIC_ERROR_RATIO:.0%} or its p99 >
-  {STATIC_P99_FACTOR} x the service's usual p99; roll back at the first failed minute
-  (failureLimit 0).
-- **static (Flagger)**: the same checks; roll back at the {FLAGGER_THRESHOLD}th failed check
-  (`threshold: {FLAGGER_THRESHOLD}`).
-
-Scenario families (`benchmarks/scenarios.py`; services 6,000-60,000 requests/min and error
-ratio 0.1-0.5% log-uniform, p99 150-400 ms; the error rate wobbles 10% from minute to minute;
-p99 noise 8% with lag-one autocorrelation 0.3; unless a family says otherwise):
+Families (`benchmarks/scenarios.py`; unless a family says otherwise 6,000-60,000 requests/min,
+error ratio 0.1-0.5% wobbling 10% a minute, p99 150-400 ms with 8% noise, autocorrelation 0.3):
 
 {families}
 
-Cells: for no-change families, the share of scenarios rolled back (with its one-sided 95%
-upper bound), and for riskgate how the window ended; for regressions, the share detected
-within the 30 minutes / within {DETECT_WITHIN_MIN} minutes of the deploy / the median minutes to
-the rollback among those detected, and for riskgate how the misses ended.
+Cells: no change: share rolled back (one-sided 95% upper bound) and how riskgate's window ended;
+regressions: detected in 30 min / in {DETECT_WITHIN_MIN} min / median minutes to the rollback, and
+how riskgate's misses ended.
 
 {table(rows)}
 
-Targets:
-
 {checks}
-
-How riskgate decides (`gate/verify.py`), and why looking every minute is safe:
-
-- Every test's evidence is an e-process: under "no regression" it is bounded by a nonnegative
-  supermartingale that starts at 1, so by Ville's inequality the chance it *ever* reaches 1/a
-  is at most a, however often it is looked at and whenever the watch stops. Kayenta re-runs a
-  fixed-sample 98% test on the growing data, and each look is a new chance to fail
-  ({kayenta_low:.0%}-{kayenta_high:.0%} of the no-change scenarios above). The deployment's
-  ALPHA is split evenly between its metrics.
-- Errors against the hour before the deploy: for a common error rate L, B(L) is an e-value from
-  the baseline's counts that its rate is below L (a mixture of likelihood ratios, expectation
-  exactly 1 at the true rate), and C(L) a Poisson mixture sequential probability ratio test of
-  the canary's errors against rate L, over ratios 1.2x-1000x. The baseline is fixed before the
-  first look and independent of the canary, so at the true rate B*C is a test supermartingale,
-  and the infimum over L (computed exactly: both logs are convex in L) is below it. No alpha is
-  spent on estimating the baseline rate, and a zero-error baseline cannot hide new errors:
-  B grows like exp(L x requests) when the baseline saw none.
-- Errors against a baseline beside the canary: each step's errors split between the two sides
-  binomially given their total, whatever the common rate, so the product over steps of the
-  mixture likelihood ratio is an exact test martingale.
-- Counts that wobble more than Poisson count as 1/phi of an observation (phi: the baseline's
-  per-minute dispersion). One minute that dwarfs the others (3x the next one's excess and 4
-  standard deviations) is a blip: the evidence used is the minimum of the e-values with and
-  without it (still valid), and once three calm minutes follow, the healthy bound leaves it out.
-- Latency: a conformal test martingale. Each canary minute's distance from the running median
-  is ranked against everything seen before it; under "same distribution" the ranks are
-  independent uniform p-values, and a mixture of calibrators bets on small ones (power ones
-  for a shift, step ones for a wider spread). Neighbouring minutes are alike, which
-  exchangeability ignores, so the log evidence is scaled by (1 - rho)/(1 + rho), rho the
-  baseline's lag-one autocorrelation (the effective sample size of an AR(1) series).
-- A significant change rolls back only when it is material: +20% in the error ratio, or in the
-  median or the 90th percentile of the per-minute p99 (a variance increase shows in the
-  latter). A healthy call needs a 95% bound that rules a material change out, and no gaps;
-  otherwise the call is inconclusive: extend the watch or ask a person.
-
-What this costs, and where it stops:
-
-- Latency evidence is rank-based and corrected for autocorrelation, so even a large shift
-  needs several minutes (median {median("latency +30%")} min for +30%; each minute's
-  p-value is at best 1/61 against a 60-minute baseline); Kayenta flags it in a median
-  {kayenta_shift} min, at the price of the false rollbacks above. A variance x3 increase
-  lifts the bad minutes' p99 by about 23%, just over the 20% bar, and is caught in
-  {share("latency variance x3")} of the scenarios; x4 (+36%) in {share("latency variance x4")}.
-  Healthy needs an 80% bound on the bad tail under the bar, so most of the rest end
-  inconclusive rather than healthy.
-- A gradual drift rolls back once the canary's median as a whole is 20% worse (median
-  {median("gradual drift")} min into a ramp that reaches +20% at minute 10).
-- The errors test is exact for Poisson counts; the 1/phi correction and the autocorrelation
-  correction are approximations, checked here by the noisy no-change family.
-- Against a baseline before the deploy, a daily ramp in the error ratio itself is
-  indistinguishable from a regression once it passes the 20% bar; services with steep daily
-  swings should use a baseline beside the canary (or the same hour a day earlier).
-- When the canary's requests outnumber the baseline's about 5 to 1 the errors evidence stops
-  growing: keep the baseline window at least as long as the watch.
 """
 
 

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gate.api.auth import CallerDep
 from gate.api.errors import unprocessable
-from gate.features.coverage import CoverageError
+from gate.features.coverage.report import CoverageError
 from gate.pulls.coverage_intake import MAX_REPORT_BYTES, accept_report
 
 router = APIRouter(tags=["coverage"])

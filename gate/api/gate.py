@@ -18,7 +18,8 @@ from gate.api.params import RowId
 from gate.context import Services
 from gate.deploys import protection
 from gate.deploys.watch import after_success
-from gate.features.coverage import CoverageError, parse_coverage
+from gate.features.coverage.parse import parse_coverage
+from gate.features.coverage.report import CoverageError
 from gate.git.cmd import GitError
 from gate.git.commit_range import merge_base
 from gate.git.mirror import MissingCommit

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import Path
 
 from gate.api.errors import unprocessable
-from gate.reports.autonomy import ReportError, check_repository, parse_when
+from gate.reports.inputs import ReportError, check_repository, parse_when
 
 # ids are database integers: PostgreSQL's integer ends at 2**31 - 1
 MAX_ID = 2**31 - 1

@@ -11,7 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from gate.api.auth import CallerDep
 from gate.api.errors import unprocessable
 from gate.api.params import query_repository, query_time
-from gate.reports.autonomy import ReportError, autonomy_report
+from gate.reports.autonomy.report import autonomy_report
+from gate.reports.inputs import ReportError
 
 router = APIRouter(tags=["report"])
 

@@ -101,7 +101,8 @@ def assess(
     record: Annotated[bool, typer.Option(help="record the assessment in the database")] = True,
 ) -> None:
     """Score a change of a local repository with the model, and record it."""
-    from gate.features.coverage import CoverageError, parse_coverage
+    from gate.features.coverage.parse import parse_coverage
+    from gate.features.coverage.report import CoverageError
     from gate.features.gitlog import iter_records
     from gate.features.history import HistoryIndex, MessageRules
     from gate.git.cmd import first_parent, resolve
@@ -368,7 +369,7 @@ def report(
     plot: Annotated[Path | None, typer.Option(help="write the weekly trend as a PNG")] = None,
 ) -> None:
     """The autonomy report: what passed by itself, what was held, overrides, time held."""
-    from gate.reports.autonomy import report_command
+    from gate.reports.autonomy.command import report_command
 
     raise typer.Exit(report_command(_database(), repo, since, until, as_json, plot, sys.stdout))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from gate.reports.autonomy import ReportError, check_repository
+from gate.reports.inputs import ReportError, check_repository
 from gate.store.db import Database
 from gate.store.tokens import ADMIN_SCOPE, create_token, revoke_tokens
 

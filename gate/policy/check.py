@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
-from gate.policy.config import MAX_POLICY_BYTES, PolicyResult, parse_policy, policy_summary
+from gate.policy.config import parse_policy
+from gate.policy.document import MAX_POLICY_BYTES
+from gate.policy.problems import PolicyResult
+from gate.policy.summary import policy_summary
 
 EXIT_VALID = 0
 EXIT_INVALID = 1

@@ -11,7 +11,7 @@ from gate.model.artifact import Level, Thresholds
 from gate.policy.exposure import ExposureFacts, ExposurePolicy, bound, judge_exposure
 
 if TYPE_CHECKING:
-    from gate.policy.config import Policy
+    from gate.policy.schema import Policy
 
 Verdict = Literal["pass", "review", "hold"]
 
@@ -59,7 +59,8 @@ def decide(
     probability: float, model_level: Level, policy: Policy | None, context: DecisionContext
 ) -> Decision:
     """pass, review (visible, not blocking) or hold, with every rule that fired."""
-    from gate.policy.config import active_freeze, matches_any
+    from gate.policy.freezes import active_freeze
+    from gate.policy.globs import matches_any
 
     level, why = level_for(probability, model_level, policy)
     verdict: Verdict = VERDICT_FOR_LEVEL[level]

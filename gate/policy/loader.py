@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gate.git.objects import ObjectReader, ObjectReaders
-from gate.policy.config import DEFAULT_POLICY, Policy, PolicyProblem, parse_policy
+from gate.policy.config import parse_policy
+from gate.policy.problems import PolicyProblem
 from gate.policy.repo_config import CONFIG_PATH, read_config_blob
+from gate.policy.schema import DEFAULT_POLICY, Policy
 from gate.store import audit
 from gate.store.db import Database
 from gate.store.tables import PolicyCache

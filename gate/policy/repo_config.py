@@ -13,7 +13,8 @@ from pathlib import Path
 from gate.features.assemble import Services
 from gate.features.codeowners import CODEOWNERS_LOCATIONS, CodeOwners
 from gate.git.objects import ObjectInfo, ObjectReader
-from gate.policy.config import DEFAULT_POLICY, Policy, parse_policy
+from gate.policy.config import parse_policy
+from gate.policy.schema import DEFAULT_POLICY, Policy
 
 CONFIG_PATH = ".github/risk-gate.yml"
 MAX_CONFIG_BYTES = 1024 * 1024

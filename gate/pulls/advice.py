@@ -186,7 +186,12 @@ def _splits(changes: Sequence[FileChange]) -> list[tuple[str, str, list[list[Fil
         more = f" and {len(mechanical) - 3} more" if len(mechanical) > 3 else ""
         what = "lock-file update" if all(_is_lock(c) for c in mechanical) else "generated files"
         found.append(
-            ("split_mechanical", f"move the {what} ({names}{more}) into its own pull request", rest)
+            # scored on what stays: the mechanical part is judged as such in its own request
+            (
+                "split_mechanical",
+                f"move the {what} ({names}{more}) into its own pull request",
+                [rest],
+            )
         )
     areas = _areas(rest)
     if len(areas) >= 2:

@@ -8,7 +8,7 @@ from typing import Literal
 
 from gate.context import Services
 from gate.github import GitHubAPI, Repo
-from gate.policy.config import Policy
+from gate.policy.schema import Policy
 from gate.pulls import checks
 from gate.store import approvals as store
 from gate.store import audit

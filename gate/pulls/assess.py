@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 from gate.features import FeatureVector
 from gate.features.assemble import Services
 from gate.features.compute import compute_features
-from gate.features.coverage import CoverageReport, added_line_numbers, coverage_features
+from gate.features.coverage.features import added_line_numbers, coverage_features
+from gate.features.coverage.report import CoverageReport
 from gate.features.diff import FileChange
 from gate.features.history import HistoryIndex, MessageRules
 from gate.features.kinds import file_kind
@@ -27,7 +28,7 @@ from gate.pulls.advice import Change as AdviceInput
 from gate.pulls.exposure_facts import exposure_facts
 
 if TYPE_CHECKING:
-    from gate.policy.config import Policy
+    from gate.policy.schema import Policy
 
 log = logging.getLogger(__name__)
 

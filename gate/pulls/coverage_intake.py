@@ -9,7 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from gate.features.coverage import CoverageError, CoverageReport, parse_coverage
+from gate.features.coverage.parse import parse_coverage
+from gate.features.coverage.report import CoverageError, CoverageReport
 from gate.git.objects import repo_paths
 from gate.store import audit
 from gate.store.coverage import latest_upload, save_report

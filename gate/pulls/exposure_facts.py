@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from gate.features.assemble import Services
-from gate.features.coverage import CoverageReport
+from gate.features.coverage.report import CoverageReport
 from gate.features.diff import FileChange
 from gate.features.kinds import file_kind
 from gate.policy.exposure import ExposureFacts, ServiceCoverage

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import TextIO
 
-from gate.reports.autonomy import ReportError, check_repository, parse_when
+from gate.reports.inputs import ReportError, check_repository, parse_when
 from gate.store import queries
 from gate.store.db import Database
 from gate.store.tables import AuditEntry

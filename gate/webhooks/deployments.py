@@ -15,8 +15,8 @@ from gate.deploys import watch as post_deploy_watch
 from gate.errors import MalformedPayload
 from gate.git.mirror import MissingCommit
 from gate.github import GitHubAPI, Repo
-from gate.policy.config import DEFAULT_POLICY
 from gate.policy.loader import DEFAULT_VERSION, LoadedPolicy
+from gate.policy.schema import DEFAULT_POLICY
 from gate.pulls.approvals import approver_words
 from gate.pulls.repository_context import prepare_repository
 from gate.store import audit

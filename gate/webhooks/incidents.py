@@ -10,7 +10,7 @@ from gate.context import Services
 from gate.deploys import rollback
 from gate.errors import MalformedPayload
 from gate.github import Repo
-from gate.policy.config import DEFAULT_POLICY
+from gate.policy.schema import DEFAULT_POLICY
 from gate.pulls.approvals import approver_words, may_approve
 from gate.store import audit
 from gate.store.tables import Delivery

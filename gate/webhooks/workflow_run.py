@@ -7,7 +7,7 @@ from typing import Any
 
 from gate.context import Services
 from gate.errors import MalformedPayload
-from gate.features.coverage import CoverageError
+from gate.features.coverage.report import CoverageError
 from gate.github import Repo
 from gate.pulls.coverage_intake import accept_report, report_from_artifact
 from gate.store import audit

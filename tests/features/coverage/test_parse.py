@@ -1,48 +1,25 @@
-"""Coverage reports in four formats parsed and mapped onto the repository, and coverage features."""
+"""Coverage reports in four formats read, told apart, and refused with a clear error."""
 
 from __future__ import annotations
 
-import json
-import math
-import posixpath
 from collections.abc import Callable
-from pathlib import Path
-from xml.sax.saxutils import escape, quoteattr
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gate.features import coverage as coverage_module
-from gate.features.coverage import (
-    CoverageError,
-    CoverageReport,
-    FileCoverage,
-    added_line_numbers,
-    coverage_features,
-    parse_coverage,
+from gate.features.coverage import parse as parse_module
+from gate.features.coverage.parse import parse_coverage
+from gate.features.coverage.report import CoverageError
+from tests.features.coverage.reports import (
+    CI_ROOT,
+    SHOP,
+    WRITERS,
+    Lines,
+    coverages,
+    fixture,
+    lines_of,
 )
-
-DATA = Path(__file__).parents[1] / "data" / "coverage"
-CI_ROOT = "/home/runner/work/shop/shop"
-
-# the coverage.py run behind cobertura.xml and coverage.json: path -> (executable, covered)
-SHOP = {
-    "src/shop/__init__.py": ({1, 3}, {1, 3}),
-    "src/shop/cart.py": ({1, 2, 5, 6, 7, 10, 11, 12, 15}, {1, 2, 5, 6, 7, 10, 15}),
-    "src/shop/pricing.py": ({1, 4, 5, 8, 9, 10}, {1, 4, 8}),
-}
-
-Lines = dict[str, tuple[set[int], set[int]]]
-
-
-def fixture(name: str) -> bytes:
-    return (DATA / name).read_bytes()
-
-
-def lines_of(report: CoverageReport) -> Lines:
-    return {path: (set(file.executable), set(file.covered)) for path, file in report.items()}
-
 
 # -- each format from a realistic report ------------------------------------------------------
 
@@ -136,86 +113,6 @@ def test_the_format_is_detected_from_the_content(name: str, expected: str):
 
 def test_format_names_are_case_insensitive():
     assert parse_coverage(fixture("jacoco.xml"), "JaCoCo").format == "jacoco"
-
-
-# -- paths -------------------------------------------------------------------------------------
-
-
-def test_strip_prefixes_take_the_longest_match_and_whole_directories_only():
-    data = lcov({"/ci/repo/src/a.py": ({1}, {1}), "/ci/repository/b.py": ({2}, set())})
-    report = parse_coverage(data, strip_prefixes=["/ci", "/ci/repo/"])
-    assert set(report) == {"src/a.py", "repository/b.py"}
-
-
-def test_windows_paths_become_posix():
-    data = lcov({"C:\\a\\repo\\src\\app.cs": ({1}, {1})})
-    assert set(parse_coverage(data, strip_prefixes=["C:\\a\\repo"])) == {"src/app.cs"}
-
-
-def test_repo_paths_map_a_package_relative_path_to_its_unique_suffix():
-    repo = [
-        "pom.xml",
-        "src/main/java/com/acme/shop/Cart.java",
-        "src/main/java/com/acme/shop/util/Money.java",
-        "src/test/java/com/acme/shop/CartTest.java",
-    ]
-    report = parse_coverage(fixture("jacoco.xml"), repo_paths=repo)
-    assert set(report) == {repo[1], repo[2]}
-    assert report.notes == []
-
-
-def test_an_ambiguous_suffix_stays_unmapped_with_a_note():
-    repo = [
-        "src/main/java/com/acme/shop/Cart.java",
-        "legacy/src/main/java/com/acme/shop/Cart.java",
-        "src/main/java/com/acme/shop/util/Money.java",
-    ]
-    report = parse_coverage(fixture("jacoco.xml"), repo_paths=repo)
-    assert set(report) == {"com/acme/shop/Cart.java", "src/main/java/com/acme/shop/util/Money.java"}
-    assert report.notes == [
-        "report files match several repository files, left unmapped (1): com/acme/shop/Cart.java "
-        "(legacy/src/main/java/com/acme/shop/Cart.java, src/main/java/com/acme/shop/Cart.java)"
-    ]
-
-
-def test_an_exact_path_beats_a_longer_one_ending_with_it():
-    report = parse_coverage(lcov({"app.py": ({1}, {1})}), repo_paths=["app.py", "lib/app.py"])
-    assert set(report) == {"app.py"}
-
-
-def test_absolute_ci_paths_map_onto_the_longest_repository_suffix():
-    repo = ["src/shop/__init__.py", "src/shop/cart.py", "src/shop/pricing.py", "cart.py"]
-    report = parse_coverage(fixture("cobertura.xml"), repo_paths=repo)
-    assert lines_of(report) == SHOP
-    assert report.notes == []
-
-
-def test_a_file_under_another_root_is_not_mapped_by_its_name_alone():
-    data = lcov(
-        {
-            "/home/runner/work/c/c/src/main.c": ({1, 2}, {1}),
-            "/home/runner/work/c/c/src/util.c": ({1}, {1}),
-            "/usr/include/stdio.h": ({10}, set()),
-        }
-    )
-    report = parse_coverage(data, repo_paths=["src/main.c", "src/util.c", "stdio.h"])
-    assert set(report) == {"src/main.c", "src/util.c", "/usr/include/stdio.h"}
-    assert report.notes == ["report files not found in the repository (1): /usr/include/stdio.h"]
-
-
-def test_unmapped_files_are_kept_and_named_in_one_note_at_most_ten():
-    files = {f"gen/file{i:02}.py": ({1}, {1}) for i in range(12)}
-    report = parse_coverage(lcov(files), repo_paths=["src/app.py"])
-    assert set(report) == set(files)
-    (note,) = report.notes
-    assert note.startswith("report files not found in the repository (12): gen/file00.py, ")
-    assert note.endswith("gen/file09.py and 2 more")
-
-
-def test_two_report_paths_for_one_file_are_merged():
-    data = lcov({"/ci/r/a.py": ({1, 2}, {1}), "a.py": ({2, 3}, {2})})
-    report = parse_coverage(data, strip_prefixes=["/ci/r"])
-    assert lines_of(report) == {"a.py": ({1, 2, 3}, {1, 2})}
 
 
 # -- bad input ---------------------------------------------------------------------------------
@@ -448,8 +345,8 @@ def test_bad_input_raises_coverage_error_saying_what_and_where(
 
 
 def test_a_report_over_the_size_cap_is_refused(monkeypatch: pytest.MonkeyPatch):
-    assert coverage_module.MAX_REPORT_BYTES == 200 * 1024 * 1024
-    monkeypatch.setattr(coverage_module, "MAX_REPORT_BYTES", 2 * 1024 * 1024)
+    assert parse_module.MAX_REPORT_BYTES == 200 * 1024 * 1024
+    monkeypatch.setattr(parse_module, "MAX_REPORT_BYTES", 2 * 1024 * 1024)
     with pytest.raises(CoverageError, match=r"coverage report of 3 MiB is over the 2 MiB limit"):
         parse_coverage(b"TN:\n" * (3 * 1024 * 1024 // 4))
 
@@ -481,225 +378,6 @@ def test_jacoco_lines_without_instructions_are_skipped_with_a_note():
 def test_text_is_not_bytes():
     with pytest.raises(CoverageError, match="must be bytes, not str"):
         parse_coverage("TN:\n")  # type: ignore[arg-type]
-
-
-# -- features ----------------------------------------------------------------------------------
-
-
-def shop_report() -> CoverageReport:
-    return parse_coverage(fixture("coverage.json"))
-
-
-def test_features_by_hand():
-    added = {
-        "src/shop/cart.py": [10, 11, 12, 13, 14],  # 13, 14 blank or comments: not executable
-        "src/shop/pricing.py": [9],
-        "src/shop/new.py": [1, 2, 3],  # not in the report
-        "README.md": [1, 2],
-    }
-    touched = ["src/shop/cart.py", "src/shop/pricing.py", "src/shop/new.py", "README.md"]
-    values, notes = coverage_features(shop_report(), added, touched)
-    # executable added: cart 10, 11, 12 and pricing 9; covered: cart 10
-    assert values["patch_coverage"] == pytest.approx(1 / 4)
-    assert values["uncovered_added_lines"] == 3
-    # cart 7/9, pricing 3/6
-    assert values["touched_files_coverage"] == pytest.approx((7 / 9 + 3 / 6) / 2)
-    assert notes == []
-
-
-def test_features_without_a_report_are_missing():
-    values, notes = coverage_features(None, {"a.py": [1]}, ["a.py"])
-    assert values == {
-        "patch_coverage": None,
-        "uncovered_added_lines": None,
-        "touched_files_coverage": None,
-    }
-    assert notes == ["no coverage report for this commit"]
-
-
-def test_no_added_executable_lines_leaves_patch_coverage_missing():
-    added = {"src/shop/cart.py": [13, 14], "docs/guide.md": [1]}
-    values, notes = coverage_features(shop_report(), added, ["src/shop/cart.py", "docs/guide.md"])
-    assert values["patch_coverage"] is None
-    assert values["uncovered_added_lines"] == 0
-    assert values["touched_files_coverage"] == pytest.approx(7 / 9)
-    assert notes == [
-        "patch coverage: no added executable lines; files not in the report (1): docs/guide.md"
-    ]
-
-
-def test_a_change_that_adds_nothing_and_touches_no_reported_file():
-    values, notes = coverage_features(shop_report(), {}, ["README.md", "setup.cfg"])
-    assert values == {
-        "patch_coverage": None,
-        "uncovered_added_lines": 0,
-        "touched_files_coverage": None,
-    }
-    assert notes == [
-        "patch coverage: the change adds no lines",
-        "touched files coverage: changed files not in the report (2): README.md, setup.cfg",
-    ]
-
-
-def test_added_lines_none_of_them_executable_in_reported_files():
-    values, notes = coverage_features(shop_report(), {"src/shop/cart.py": [3, 4]}, [])
-    assert values["patch_coverage"] is None
-    assert notes[0] == "patch coverage: no added executable lines (2 added lines)"
-
-
-def test_no_touched_files_give_no_mean():
-    values, notes = coverage_features(shop_report(), {}, [])
-    assert values["touched_files_coverage"] is None
-    assert notes[-1] == "touched files coverage: the change touches no files"
-
-
-def test_touched_files_with_no_executable_lines_give_no_mean():
-    report = CoverageReport("lcov", {"empty.py": FileCoverage(frozenset(), frozenset())})
-    values, notes = coverage_features(report, {}, ["empty.py"])
-    assert values["touched_files_coverage"] is None
-    assert notes[-1] == "touched files coverage: no changed file has executable lines in the report"
-
-
-# -- added lines from a real diff --------------------------------------------------------------
-
-DIFF = """\
-diff --git a/src/shop/cart.py b/src/shop/cart.py
-index 3b18e51..a9f0c2d 100644
---- a/src/shop/cart.py
-+++ b/src/shop/cart.py
-@@ -8,4 +8,6 @@ class Cart:
-     def total(self):
--        return sum(item.price for item in self.items)
-+        subtotal = sum(item.price for item in self.items)
-+        # discounts apply after tax
-+        return subtotal - self.discount
-<blank>
-     def add(self, item):
-@@ -20,2 +22,3 @@ class Cart:
-         self.items.append(item)
-         return self
-+
-diff --git a/src/shop/pricing.py b/src/shop/prices.py
-similarity index 90%
-rename from src/shop/pricing.py
-rename to src/shop/prices.py
-index 1111111..2222222 100644
---- a/src/shop/pricing.py
-+++ b/src/shop/prices.py
-@@ -1,2 +1,2 @@
--RATE = 0.2
-+RATE = 0.25
- ROUND = 2
-diff --git a/src/shop/new.py b/src/shop/new.py
-new file mode 100644
-index 0000000..3333333
---- /dev/null
-+++ b/src/shop/new.py
-@@ -0,0 +1,2 @@
-+def hello():
-+    return "hello"
-diff --git a/src/shop/old.py b/src/shop/old.py
-deleted file mode 100644
-index 4444444..0000000
---- a/src/shop/old.py
-+++ /dev/null
-@@ -1 +0,0 @@
--print("bye")
-diff --git a/docs/logo.png b/docs/logo.png
-new file mode 100644
-index 0000000..5555555
-Binary files /dev/null and b/docs/logo.png differ
-""".replace("<blank>", " ")
-
-
-def test_added_line_numbers_are_head_line_numbers():
-    assert added_line_numbers(DIFF) == {
-        "src/shop/cart.py": [9, 10, 11, 24],
-        "src/shop/prices.py": [1],
-        "src/shop/new.py": [1, 2],
-    }
-
-
-def test_no_diff_adds_nothing():
-    assert added_line_numbers("") == {}
-
-
-# -- properties --------------------------------------------------------------------------------
-
-segment = st.text(alphabet=st.sampled_from("abcxyz019_-é& <'\""), min_size=1, max_size=8).filter(
-    lambda s: s == s.strip()
-)
-paths = st.lists(segment, min_size=1, max_size=4).map("/".join)
-
-
-@st.composite
-def coverages(draw: st.DrawFn) -> Lines:
-    files: Lines = {}
-    for path in draw(st.lists(paths, max_size=5, unique=True)):
-        executable = draw(st.sets(st.integers(1, 5000), max_size=30))
-        covered = draw(st.sets(st.sampled_from(sorted(executable)))) if executable else set()
-        files[path] = (executable, covered)
-    return files
-
-
-def cobertura(files: Lines, source: str = "/ci/checkout") -> bytes:
-    out = ['<?xml version="1.0" ?>\n<coverage version="7.6.1">']
-    out.append(f"<sources><source>{escape(source)}</source></sources><packages>")
-    out.append('<package name="p"><classes>')
-    for path, (executable, covered) in files.items():
-        out.append(f"<class name={quoteattr(path)} filename={quoteattr(path)}><methods/><lines>")
-        out += [
-            f'<line number="{n}" hits="{n % 5 + 1 if n in covered else 0}"/>' for n in executable
-        ]
-        out.append("</lines></class>")
-    out.append("</classes></package></packages></coverage>\n")
-    return "\n".join(out).encode()
-
-
-def jacoco(files: Lines) -> bytes:
-    out = ['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>']
-    out.append('<!DOCTYPE report PUBLIC "-//JACOCO//DTD Report 1.1//EN" "report.dtd">')
-    out.append('<report name="r"><sessioninfo id="s" start="1" dump="2"/>')
-    for path, (executable, covered) in files.items():
-        package, name = posixpath.split(path)
-        out.append(f"<package name={quoteattr(package)}><sourcefile name={quoteattr(name)}>")
-        for n in sorted(executable):
-            # a covered line may still have missed instructions; an uncovered one has none run
-            mi, ci = (n % 2, n % 3 + 1) if n in covered else (n % 4 + 1, 0)
-            out.append(f'<line nr="{n}" mi="{mi}" ci="{ci}" mb="0" cb="0"/>')
-        out.append('<counter type="LINE" missed="0" covered="0"/></sourcefile></package>')
-    out.append("</report>")
-    return "".join(out).encode()
-
-
-def lcov(files: Lines) -> bytes:
-    out = []
-    for path, (executable, covered) in files.items():
-        out += ["TN:", f"SF:{path}", "FNF:0", "FNH:0"]
-        out += [f"DA:{n},{n % 7 + 1 if n in covered else 0}" for n in sorted(executable)]
-        out += [f"LF:{len(executable)}", f"LH:{len(covered)}", "end_of_record"]
-    return ("\n".join(out) + "\n").encode()
-
-
-def coverage_json(files: Lines) -> bytes:
-    entries = {
-        path: {
-            "executed_lines": sorted(covered),
-            "summary": {"covered_lines": len(covered), "num_statements": len(executable)},
-            "missing_lines": sorted(executable - covered),
-            "excluded_lines": [n + 5001 for n in sorted(covered)[:2]],
-        }
-        for path, (executable, covered) in files.items()
-    }
-    return json.dumps({"meta": {"format": 3, "version": "7.6.1"}, "files": entries}).encode()
-
-
-WRITERS: dict[str, Callable[[Lines], bytes]] = {
-    "cobertura": cobertura,
-    "jacoco": jacoco,
-    "lcov": lcov,
-    "coverage.py": coverage_json,
-}
 
 
 @settings(max_examples=150, deadline=None)
@@ -744,41 +422,13 @@ junk = st.one_of(
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=junk, format=st.sampled_from([None, *coverage_module.FORMATS]))
+@given(data=junk, format=st.sampled_from([None, *parse_module.FORMATS]))
 def test_arbitrary_bytes_raise_nothing_but_coverage_error(data: bytes, format: str | None):
     try:
         report = parse_coverage(data, format, repo_paths=["src/shop/cart.py", "a/b.py"])
     except CoverageError as error:
         assert str(error)
     else:
-        assert report.format in coverage_module.FORMATS
+        assert report.format in parse_module.FORMATS
         for file in report.values():
             assert file.covered <= file.executable
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    files=coverages(),
-    added=st.dictionaries(paths, st.lists(st.integers(1, 5000), max_size=40), max_size=6),
-    touched=st.lists(paths, max_size=6),
-    data=st.data(),
-)
-def test_patch_coverage_is_a_ratio_and_uncovered_lines_are_bounded(
-    files: Lines, added: dict[str, list[int]], touched: list[str], data: st.DataObject
-):
-    report = CoverageReport(
-        "lcov", {p: FileCoverage(frozenset(e), frozenset(c)) for p, (e, c) in files.items()}
-    )
-    # some added lines that the report knows about, so that coverage is not always missing
-    for path, (executable, _) in files.items():
-        if executable and data.draw(st.booleans()):
-            added[path] = data.draw(st.lists(st.sampled_from(sorted(executable)), max_size=10))
-    values, notes = coverage_features(report, added, [*touched, *files])
-    patch = values["patch_coverage"]
-    assert patch is None or 0.0 <= patch <= 1.0
-    uncovered = values["uncovered_added_lines"]
-    assert uncovered is not None and 0 <= uncovered <= sum(len(lines) for lines in added.values())
-    touched_mean = values["touched_files_coverage"]
-    assert touched_mean is None or 0.0 <= touched_mean <= 1.0
-    assert (patch is None) == any(note.startswith("patch coverage:") for note in notes)
-    assert not any(math.isnan(v) for v in values.values() if v is not None)
