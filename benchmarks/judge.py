@@ -24,7 +24,8 @@ import scipy
 from scipy import special, stats
 
 from benchmarks.scenarios import CANARY_STEPS, FAMILIES, STEP, Case, Family, cases
-from gate.deploys.verify import ALPHA, Side, replay
+from gate.deploys.judge.replay import replay
+from gate.deploys.judge.spec import ALPHA, Side
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADING = "## Post-deploy judge: riskgate vs Kayenta vs static thresholds"
@@ -341,7 +342,7 @@ Each scenario is one service with two SLIs, `http_errors` (errors and requests p
 `latency_p99` (each minute's p99), an hour of baseline before the deploy and 30 one-minute steps
 after it. Every judge is asked after every step and the first "fail" rolls back.
 
-- **riskgate**: `gate.deploys.verify.replay`,
+- **riskgate**: `gate.deploys.judge.replay.replay`,
   ALPHA = {ALPHA} for the whole deployment (both metrics,
   all 30 looks), minimum effect 20% (errors also +0.01 percentage points).
 - **Kayenta MW**: NetflixACAJudge's Mann-Whitney classifier on the per-minute values (error
@@ -374,7 +375,7 @@ Targets:
 
 {checks}
 
-How riskgate decides (`gate/verify.py`), and why looking every minute is safe:
+How riskgate decides (`gate/deploys/judge/`), and why looking every minute is safe:
 
 - Every test's evidence is an e-process: under "no regression" it is bounded by a nonnegative
   supermartingale that starts at 1, so by Ville's inequality the chance it *ever* reaches 1/a

@@ -13,8 +13,10 @@ from sqlalchemy import select
 from gate import metrics
 from gate.context import Services
 from gate.deploys import rollback
+from gate.deploys.judge.replay import judge_step
+from gate.deploys.judge.scenario import load_scenario
+from gate.deploys.judge.verdict import Verdict, verdict_to_dict
 from gate.deploys.prometheus import PrometheusError, query_range
-from gate.deploys.verify import Verdict, judge_step, load_scenario, verdict_to_dict
 from gate.errors import PermanentError
 from gate.git.cmd import GitError
 from gate.policy.loader import LoadedPolicy

@@ -14,15 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gate.cli.judge import judge_command
-from gate.deploys.verify import (
-    MetricSpec,
-    Scenario,
-    Side,
-    judge_step,
-    load_scenario,
-    replay,
-    verdict_to_dict,
-)
+from gate.deploys.judge.replay import judge_step, replay
+from gate.deploys.judge.scenario import load_scenario
+from gate.deploys.judge.spec import MetricSpec, Scenario, Side
+from gate.deploys.judge.verdict import verdict_to_dict
 
 DEPLOYED = 1_767_225_600
 STEP = 60
