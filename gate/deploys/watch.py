@@ -406,7 +406,7 @@ def fetch_scenario(
         scenario_metrics.append(
             {
                 "name": metric["name"],
-                "kind": metric["kind"],
+                "kind": metric["sli_kind"],
                 "direction": metric["direction"],
                 **{k: metric[k] for k in ("min_effect", "min_abs") if metric[k] is not None},
                 **sides,
@@ -427,9 +427,7 @@ def _side(
     if metric["kind"] != "errors":
         return {"values": series(queries["query"], span)}
     if metric["sli_kind"] == "error_count":
-        counted = series(queries["query"], span)
-        # one exposure per step that Prometheus has: a rate per step, gaps stay gaps
-        return {"errors": counted, "requests": [[t, 1.0] for t, _ in counted]}
+        return {"errors": series(queries["query"], span)}  # a count per step; gaps stay gaps
     requests = series(queries["requests"], span)
     served = {t: n for t, n in requests}
     # counts from increase() are extrapolated: never more errors than requests in a step

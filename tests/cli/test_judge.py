@@ -5,12 +5,18 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from gate.cli.judge import judge_command
 from tests.deploys.judge.builders import DEPLOYED, STEP, scenario_json
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "judge.md"
 
 
 def test_judge_command_prints_the_verdict_as_json(tmp_path: Path):
@@ -56,3 +62,21 @@ def test_judge_command_reports_an_unreadable_file(tmp_path: Path):
     out, err = io.StringIO(), io.StringIO()
     assert judge_command(tmp_path / "missing.json", out, err) == 2
     assert "cannot read" in err.getvalue()
+
+
+def test_the_documented_example_replays_through_the_console_script_as_documented(tmp_path: Path):
+    example = DOC.read_text().split("## Example", 1)[1]
+    scenario, printed = re.findall(r"```json\n(.*?)\n```", example, re.S)[:2]
+    (tmp_path / "scenario.json").write_text(scenario)
+    script = Path(sys.executable).with_name("gate")  # the installed `gate` entry point
+    done = subprocess.run(
+        [str(script), "judge", "scenario.json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GATE_LOG_JSON": "false"},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == json.loads(printed)
+    assert [m["kind"] for m in json.loads(scenario)["metrics"]] == ["error_ratio", "latency"]

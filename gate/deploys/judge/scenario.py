@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gate.deploys.judge.spec import KINDS, MetricSpec, Point, Scenario, Side, canary_points, finite
+from gate.deploys.judge.spec import Kind, MetricSpec, Point, Scenario, Side, canary_points, finite
+
+# A metric's kind is its SLI kind in risk-gate.yml, and picks the judge's test for it.
+SLI_KINDS: dict[str, Kind] = {
+    "error_ratio": "errors",  # errors and requests per step
+    "error_count": "errors",  # errors per step, each step one exposure
+    "latency": "latency",
+    "saturation": "gauge",
+}
+# the judge's own words, which scenario files used before; they replay as they always did
+OLD_KINDS = {"errors": "error_ratio", "gauge": "saturation"}
 
 
 def load_scenario(obj: Any) -> Scenario:
@@ -29,6 +39,25 @@ def load_scenario(obj: Any) -> Scenario:
     return Scenario(deployed_at, int(step), parsed, ends_at)
 
 
+def judged_as(kind: str) -> Kind:
+    """The judge's test for a scenario kind, in its words or the older ones (KeyError if none)."""
+    return SLI_KINDS[OLD_KINDS.get(kind, kind)]
+
+
+def in_sli_words(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The scenario with older kinds renamed to risk-gate.yml's; it replays to the same verdict."""
+    metrics = obj.get("metrics")
+    if not isinstance(metrics, list):
+        return dict(obj)
+    renamed = [
+        {**m, "kind": OLD_KINDS[m["kind"]]}
+        if isinstance(m, Mapping) and m.get("kind") in OLD_KINDS
+        else m
+        for m in metrics
+    ]
+    return {**obj, "metrics": renamed}
+
+
 def _timestamp(obj: Mapping[str, Any], key: str) -> int:
     value = obj.get(key)
     if not finite(value):
@@ -45,12 +74,16 @@ def _metric(obj: Any, index: int, deployed_at: int, ends_at: int | None):
         raise ValueError(f"{where}: name must be a non-empty string")
     where = f"{where} ({name})"
     kind = obj.get("kind")
-    if kind not in KINDS:
-        raise ValueError(f"{where}: kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    if not isinstance(kind, str) or OLD_KINDS.get(kind, kind) not in SLI_KINDS:
+        raise ValueError(
+            f"{where}: kind must be one of {', '.join(SLI_KINDS)} "
+            f"(or the older {', '.join(OLD_KINDS)}), not {kind!r}"
+        )
+    kind = OLD_KINDS.get(kind, kind)
     direction = obj.get("direction", "increase")
     extra = {k: obj.get(k) for k in ("min_effect", "min_abs") if obj.get(k) is not None}
     try:
-        spec = MetricSpec(name, kind, direction, **extra)
+        spec = MetricSpec(name, SLI_KINDS[kind], direction, **extra)
     except TypeError as error:
         raise ValueError(f"{where}: {error}") from None
     except ValueError as error:
@@ -69,8 +102,14 @@ def _metric(obj: Any, index: int, deployed_at: int, ends_at: int | None):
 def _side(obj: Any, where: str, kind: str) -> Side:
     if not isinstance(obj, Mapping):
         raise ValueError(f"{where} must be an object")
-    if kind != "errors":
+    if SLI_KINDS[kind] != "errors":
         return Side(values=_points(obj, "values", where, counts=False))
+    if kind == "error_count":
+        if "requests" in obj:
+            raise ValueError(f"{where}: an error_count side has errors per step, no requests")
+        errors = _points(obj, "errors", where, counts=True)
+        # a count per step is a rate per step: one exposure for each step Prometheus answered
+        return Side(errors=errors, requests=[(t, 1.0) for t, _ in errors])
     errors = _points(obj, "errors", where, counts=True)
     requests = _points(obj, "requests", where, counts=True)
     served = dict(requests)
