@@ -24,7 +24,8 @@ import scipy
 from scipy import special, stats
 
 from benchmarks.scenarios import CANARY_STEPS, FAMILIES, STEP, Case, Family, cases
-from gate.deploys.verify import ALPHA, Side, replay
+from gate.deploys.judge.replay import replay
+from gate.deploys.judge.spec import ALPHA, Side
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADING = "## Post-deploy judge: riskgate vs Kayenta vs static thresholds"

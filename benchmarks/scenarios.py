@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gate.deploys.verify import MetricSpec, Scenario, Side
+from gate.deploys.judge.spec import MetricSpec, Scenario, Side
 
 STEP = 60
 BASELINE_STEPS = 60

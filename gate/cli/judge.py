@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from gate.deploys.verify import load_scenario, replay, verdict_to_dict
+from gate.deploys.judge.replay import replay
+from gate.deploys.judge.scenario import load_scenario
+from gate.deploys.judge.verdict import verdict_to_dict
 
 EXIT_OK = 0
 EXIT_INVALID = 2

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from gate.deploys.judge.scenario import in_sli_words
 from gate.deploys.rollback import lift_freezes
 from gate.store import watches
 from gate.store.db import Database
@@ -57,7 +58,7 @@ def show_watch(db: Database, watch_id: int, scenario: bool, out: TextIO) -> int:
         if watch.evidence is None:
             out.write(f"watch {watch_id} has not looked at any data yet\n")
             return 1
-        json.dump(watch.evidence, out, indent=1)
+        json.dump(in_sli_words(watch.evidence), out, indent=1)
     else:
         json.dump(
             {

@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from gate.deploys.judge.scenario import judged_as
+
 MAX_PANELS = 6
 
 
@@ -47,7 +49,10 @@ def evidence_png(scenario: dict[str, Any], verdict: dict[str, Any]) -> bytes:
 
 
 def _series(metric: dict[str, Any], side: dict[str, Any]) -> tuple[list[float], list[float]]:
-    if metric["kind"] != "errors":
+    if metric["kind"] == "error_count":  # a count per step, plotted as it is
+        points = side.get("errors", [])
+        return [t for t, _ in points], [n for _, n in points]
+    if judged_as(metric["kind"]) != "errors":
         points = side.get("values", [])
         return [t for t, _ in points], [v for _, v in points]
     errors = dict((t, n) for t, n in side.get("errors", []))
@@ -59,4 +64,8 @@ def _series(metric: dict[str, Any], side: dict[str, Any]) -> tuple[list[float], 
 
 
 def _unit(metric: dict[str, Any]) -> str:
-    return {"errors": "errors per request", "latency": "latency", "gauge": "value"}[metric["kind"]]
+    if metric["kind"] == "error_count":
+        return "errors per step"
+    return {"errors": "errors per request", "latency": "latency", "gauge": "value"}[
+        judged_as(metric["kind"])
+    ]

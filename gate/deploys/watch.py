@@ -13,8 +13,10 @@ from sqlalchemy import select
 from gate import metrics
 from gate.context import Services
 from gate.deploys import rollback
+from gate.deploys.judge.replay import judge_step
+from gate.deploys.judge.scenario import load_scenario
+from gate.deploys.judge.verdict import Verdict, verdict_to_dict
 from gate.deploys.prometheus import PrometheusError, query_range
-from gate.deploys.verify import Verdict, judge_step, load_scenario, verdict_to_dict
 from gate.errors import PermanentError
 from gate.git.cmd import GitError
 from gate.policy.loader import LoadedPolicy
@@ -404,7 +406,7 @@ def fetch_scenario(
         scenario_metrics.append(
             {
                 "name": metric["name"],
-                "kind": metric["kind"],
+                "kind": metric["sli_kind"],
                 "direction": metric["direction"],
                 **{k: metric[k] for k in ("min_effect", "min_abs") if metric[k] is not None},
                 **sides,
@@ -425,9 +427,7 @@ def _side(
     if metric["kind"] != "errors":
         return {"values": series(queries["query"], span)}
     if metric["sli_kind"] == "error_count":
-        counted = series(queries["query"], span)
-        # one exposure per step that Prometheus has: a rate per step, gaps stay gaps
-        return {"errors": counted, "requests": [[t, 1.0] for t, _ in counted]}
+        return {"errors": series(queries["query"], span)}  # a count per step; gaps stay gaps
     requests = series(queries["requests"], span)
     served = {t: n for t, n in requests}
     # counts from increase() are extrapolated: never more errors than requests in a step

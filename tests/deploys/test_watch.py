@@ -269,11 +269,37 @@ def test_a_deploy_that_regresses_is_rolled_back_with_evidence(
     assert "regressed, rolled back" in listed.stdout and "production/web" in listed.stdout
     saved = gate("watches", str(watch.id), "--scenario", cwd=tmp_path, env=env)
     (tmp_path / "scenario.json").write_text(saved.stdout)
+    kinds = [m["kind"] for m in json.loads(saved.stdout)["metrics"]]
+    assert kinds == ["error_ratio", "latency"]  # risk-gate.yml's words
     replayed = json.loads(gate("judge", "scenario.json", cwd=tmp_path, env=env).stdout)
     assert (replayed["verdict"], replayed["decided_at"]) == ("regressed", decided_at)
     gate("outcomes", "--out", "outcomes.csv", cwd=tmp_path, env=env)
     labelled = (tmp_path / "outcomes.csv").read_text().splitlines()
     assert labelled == ["sha,rule,ref", f"{rollout.head},rollback,deploy-{deployment.id}"]
+
+
+def test_an_error_count_sli_is_judged_on_its_counts_per_step(
+    client, fake_github: FakeGitHub, remotes: Path, regressing: PrometheusServer, deployed_at
+) -> None:
+    ratio_sli = (
+        f"    - name: error ratio\n      kind: error_ratio\n      services: [web]\n"
+        f"      errors: '{ERRORS}'\n      requests: '{REQUESTS}'\n"
+    )
+    count_sli = "    - name: errors\n      kind: error_count\n      services: [web]\n"
+    policy = policy_for(regressing).replace(ratio_sli, count_sli + f"      query: '{ERRORS}'\n")
+    assert "error_count" in policy
+    rollout = Rollout(client, fake_github, remotes, policy)
+    rollout.deployed(deployed_at)
+
+    rollout.wait_acted()
+    watch = rollout.watch()
+    assert watch is not None and watch.state == "regressed"
+    counted = next(m for m in watch.evidence["metrics"] if m["name"] == "errors")
+    assert counted["kind"] == "error_count" and set(counted["canary"]) == {"errors"}
+    assert max(n for _, n in counted["canary"]["errors"]) > 1  # a count per step, not a ratio
+    call = next(m for m in watch.verdict["metrics"] if m["name"] == "errors")
+    assert call["verdict"] == "regressed"
+    assert call["after"] > 5 * call["before"]
 
 
 def test_the_freeze_holds_the_next_deploy_until_the_incident_is_closed(
