@@ -5,24 +5,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import select
 
 from gate.store import Assessment, Database
+from tests.conftest import GATE_SCRIPT, gate
 from tests.gitrepo import GitRepo, lines
-
-
-def gate(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "gate.cli.main", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "GATE_LOG_JSON": "false", **(env or {})},
-        timeout=120,
-    )
 
 
 def test_assess_json_matches_git_numstat_and_records_in_sqlite(tmp_path: Path):
@@ -79,7 +68,7 @@ def test_assess_outside_a_repository_is_a_clear_error(tmp_path: Path):
 def test_serve_without_settings_names_what_is_missing(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATE_")}
     done = subprocess.run(
-        [sys.executable, "-m", "gate.cli.main", "serve"],
+        [str(GATE_SCRIPT), "serve"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
