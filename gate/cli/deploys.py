@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from gate.cli.common import console, errors, fail, open_database, settings
 
@@ -87,26 +88,60 @@ def reject(
 
 
 def _cli_vote(deployment_id: int, user: str, verdict: str, reason: str) -> int:
-    from fastapi import HTTPException
-
-    from gate.api.gate import _vote
+    """Vote as the comment and the API do; the answer reaches GitHub through the worker's job."""
+    from gate.api.gate import _default_branch
     from gate.app import build_services
+    from gate.deploys import protection
+    from gate.git.cmd import GitError
+    from gate.github import GitHubError, GitHubUnavailable, Repo
+    from gate.model.artifact import ModelError
+    from gate.pulls.approvals import VoteRequest, cast_vote
     from gate.settings import SettingsError
+    from gate.store import assessments
     from gate.store import deployments as deployment_store
 
     try:
         services = build_services(settings())
-    except SettingsError as error:
+    except (SettingsError, ModelError) as error:
         raise fail(str(error)) from None
+    deployment = deployment_store.get(services.db, deployment_id)
+    if deployment is None:
+        return _refused(f"no deployment {deployment_id}")
+    if deployment.state != "held":
+        return _refused(f"deployment {deployment_id} was already answered: {deployment.answer}")
+    target = assessments.get(services.db, deployment.assessment_id or 0)
+    if target is None:
+        return _refused(f"deployment {deployment_id} has no assessment to {verdict}")
+    repo = Repo.parse(deployment.repository)
+    if not services.mirrors.is_warm(repo.full_name):
+        # the policy (who may approve) is read from the service's mirror of the repository
+        raise fail(
+            f"no mirror of {repo.full_name} in {services.settings.mirror_dir}: run gate "
+            "where the service runs, with its GATE_MIRROR_DIR",
+            1,
+        )
+    request = VoteRequest(repo, target, user.lstrip("@"), verdict, reason, "cli")  # type: ignore[arg-type]
     try:
-        deployment = deployment_store.get(services.db, deployment_id)
-        repository = deployment.repository if deployment else ""
-        outcome = _vote(services, deployment_id, user.lstrip("@"), verdict, reason, repository)
-    except HTTPException as error:
-        errors.print(f"[red]refused:[/red] {error.detail}", soft_wrap=True)
-        return 1
-    console.print(outcome.message)
+        loaded = services.policies.load(
+            repo.full_name,
+            services.mirrors.path(repo.full_name),
+            f"refs/heads/{_default_branch(services, repo.full_name)}",
+        )
+        github = services.github(int(deployment.installation_id or 0))
+        outcome = cast_vote(
+            services, github, request, loaded.policy, loaded.version, protection.settle_vote
+        )
+    except (GitError, GitHubError, GitHubUnavailable) as error:
+        raise fail(f"cannot {verdict} deployment {deployment_id}: {error}", 1) from None
+    if not outcome.accepted:
+        return _refused(outcome.message)
+    console.print(outcome.message, markup=False)
     return 0
+
+
+def _refused(why: str) -> int:
+    errors.print(f"[red]refused:[/red] {escape(why)}", soft_wrap=True)
+    return 1
 
 
 @app.command()
