@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from gate.cli import assess, deploys, reports, service, tokens, training_commands
+from gate.cli import assess, deploys, policy, reports, service, tokens, training_commands
 
 app = typer.Typer(help="riskgate: gate changes by learned risk.", no_args_is_help=True)
 app.add_typer(service.app)  # serve, worker
@@ -16,6 +16,7 @@ app.add_typer(reports.app)  # audit, report
 app.add_typer(deploys.app)  # pending, approve, reject, judge, watches, unfreeze, outcomes
 app.add_typer(service.jobs_app, name="jobs")
 app.add_typer(tokens.app, name="token")
+app.add_typer(policy.app, name="policy")
 
 
 def main() -> None:
