@@ -9,6 +9,8 @@ import typer
 
 from gate.cli.common import console, errors, fail, open_database, settings
 
+JOB_STATES = ("queued", "running", "done", "failed")
+
 app = typer.Typer()
 # a group, so that actions on jobs (`gate jobs retry ID`) are commands of jobs_app; `gate jobs`
 # alone lists them
@@ -83,6 +85,8 @@ def jobs(
     """List jobs in a state, with their last error."""
     if context.invoked_subcommand is not None:
         return
+    if state not in JOB_STATES:
+        raise fail(f"no job state {state!r}: give one of {', '.join(JOB_STATES)}")
     from rich.table import Table
     from sqlalchemy import select
 
