@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
+import sys
 from pathlib import Path
 
 from sqlalchemy import select
@@ -77,3 +79,43 @@ def test_serve_without_settings_names_what_is_missing(tmp_path: Path):
     )
     assert done.returncode == 2
     assert "GATE_APP_ID" in done.stderr and "GATE_WEBHOOK_SECRET" in done.stderr
+
+
+COMMANDS = [
+    "serve",
+    "worker",
+    "assess",
+    "mine",
+    "label",
+    "train",
+    "models",
+    "evaluate",
+    "audit",
+    "report",
+    "pending",
+    "approve",
+    "reject",
+    "judge",
+    "watches",
+    "unfreeze",
+    "outcomes",
+    "jobs",
+    "token",
+    "policy",
+]
+
+
+def test_the_console_script_and_python_m_gate_cli_list_every_command(tmp_path: Path):
+    script = gate("--help", cwd=tmp_path, env={"COLUMNS": "120"})
+    module = subprocess.run(
+        [sys.executable, "-m", "gate.cli", "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "120"},
+        timeout=60,
+    )
+    for done in (script, module):
+        assert done.returncode == 0, done.stderr
+        # the Commands panel's rows, in order (options start with -, wrapped lines with spaces)
+        assert re.findall(r"^│ (\w+) ", done.stdout, re.MULTILINE) == COMMANDS
