@@ -24,10 +24,14 @@ class Held:
     def __init__(self, tmp_path: Path, private_key: str) -> None:
         self.url = f"sqlite:///{tmp_path / 'gate.db'}"
         mirrors = tmp_path / "mirrors"
-        # the service's mirror of the repository: the policy is read from its default branch
-        mirror = GitRepo(mirrors / f"{REPOSITORY}.git")
-        base = mirror.commit("initial", {"app/main.py": lines(40)})
-        head = mirror.commit("policy", {".github/risk-gate.yml": POLICY})
+        project = GitRepo(tmp_path / "project")
+        base = project.commit("initial", {"app/main.py": lines(40)})
+        head = project.commit("policy", {".github/risk-gate.yml": POLICY})
+        # the service's bare mirror: the policy is read from its default branch
+        (mirrors / "octo-org").mkdir(parents=True)
+        project.git(
+            "clone", "--quiet", "--bare", str(project.path), str(mirrors / f"{REPOSITORY}.git")
+        )
         self.env = {
             "GATE_APP_ID": str(APP_ID),
             "GATE_PRIVATE_KEY": private_key,
