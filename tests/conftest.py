@@ -6,6 +6,8 @@ import hashlib
 import hmac
 import json
 import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -165,6 +167,23 @@ def deliver(
         "User-Agent": "GitHub-Hookshot/test",
     }
     return client.post("/webhooks/github", content=raw, headers=headers)
+
+
+GATE_SCRIPT = Path(sys.executable).with_name("gate")  # the console script pip installed
+
+
+def gate(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run `gate ARGS` as a user does: the installed console script, in its own process."""
+    return subprocess.run(
+        [str(GATE_SCRIPT), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GATE_LOG_JSON": "false", **(env or {})},
+        timeout=timeout,
+    )
 
 
 def wait_until(condition: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:

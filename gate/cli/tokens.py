@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
-from gate.reports.inputs import ReportError, check_repository
-from gate.store.db import Database
-from gate.store.tokens import ADMIN_SCOPE, create_token, revoke_tokens
+import typer
+
+from gate.cli.common import open_database
+
+if TYPE_CHECKING:
+    from gate.store.db import Database
+
+app = typer.Typer(help="API tokens: for CI jobs, approvers and admins.", no_args_is_help=True)
 
 
 def _scope(repository: str | None, admin: bool, err: TextIO) -> str | None:
     """The token's repository, ADMIN_SCOPE, or None after saying what is wrong."""
+    from gate.reports.inputs import ReportError, check_repository
+    from gate.store.tokens import ADMIN_SCOPE
+
     if admin == (repository is not None):
         print("error: give either --repo OWNER/NAME or --admin", file=err)
         return None
@@ -34,6 +42,8 @@ def create_command(
     err: TextIO = sys.stderr,
 ) -> int:
     """Print a new token (shown this once; only its digest is stored); 2 on bad input."""
+    from gate.store.tokens import create_token
+
     scope = _scope(repository, admin, err)
     if scope is None:
         return 2
@@ -53,9 +63,36 @@ def revoke_command(
     err: TextIO = sys.stderr,
 ) -> int:
     """Revoke the live tokens of that repository (or the admin tokens) with that name."""
+    from gate.store.tokens import revoke_tokens
+
     scope = _scope(repository, admin, err)
     if scope is None:
         return 2
     revoked = revoke_tokens(db, scope, name)
     out.write(f"revoked {revoked} token(s) named {name!r}\n")
     return 0 if revoked else 1
+
+
+@app.command("create")
+def token_create(
+    repo: Annotated[str | None, typer.Option(help="OWNER/NAME: the token's repository")] = None,
+    admin: Annotated[
+        bool, typer.Option(help="read every repository's assessments, decisions and reports")
+    ] = False,
+    user: Annotated[
+        str | None, typer.Option(help="the GitHub login it acts for (approvals through the API)")
+    ] = None,
+    name: Annotated[str, typer.Option(help="what it is for, to revoke it by")] = "ci",
+) -> None:
+    """Print a new API token; it is shown once and stored only as a digest."""
+    raise typer.Exit(create_command(open_database(), repo, admin, user, name, sys.stdout))
+
+
+@app.command("revoke")
+def token_revoke(
+    name: Annotated[str, typer.Argument(help="the name it was created with")],
+    repo: Annotated[str | None, typer.Option(help="OWNER/NAME")] = None,
+    admin: Annotated[bool, typer.Option(help="revoke admin tokens of that name")] = False,
+) -> None:
+    """Revoke a repository's (or the admin) tokens of that name."""
+    raise typer.Exit(revoke_command(open_database(), repo, admin, name, sys.stdout))

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from rich.console import Console
 from rich.table import Table
 
+from gate.cli.common import console, errors, print_error
 from gate.features.history import DEFAULT_FIX_PATTERN
 from gate.git.cmd import GitError
 from gate.model.artifact import ModelError
@@ -22,12 +22,9 @@ if TYPE_CHECKING:
     from training.mine import Progress
     from training.train import TrainConfig
 
-console = Console()
-errors = Console(stderr=True)
-
 
 def _fail(message: str) -> int:
-    errors.print(f"[red]error:[/red] {message}", soft_wrap=True)
+    print_error(message)
     return 2
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,18 +12,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from gate.store import Assessment, Database
+from tests.conftest import GATE_SCRIPT, gate
 from tests.gitrepo import GitRepo, lines
-
-
-def gate(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "gate.cli.main", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "GATE_LOG_JSON": "false", **(env or {})},
-        timeout=120,
-    )
 
 
 def test_assess_json_matches_git_numstat_and_records_in_sqlite(tmp_path: Path):
@@ -79,7 +70,7 @@ def test_assess_outside_a_repository_is_a_clear_error(tmp_path: Path):
 def test_serve_without_settings_names_what_is_missing(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATE_")}
     done = subprocess.run(
-        [sys.executable, "-m", "gate.cli.main", "serve"],
+        [str(GATE_SCRIPT), "serve"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -88,3 +79,43 @@ def test_serve_without_settings_names_what_is_missing(tmp_path: Path):
     )
     assert done.returncode == 2
     assert "GATE_APP_ID" in done.stderr and "GATE_WEBHOOK_SECRET" in done.stderr
+
+
+COMMANDS = [
+    "serve",
+    "worker",
+    "assess",
+    "mine",
+    "label",
+    "train",
+    "models",
+    "evaluate",
+    "audit",
+    "report",
+    "pending",
+    "approve",
+    "reject",
+    "judge",
+    "watches",
+    "unfreeze",
+    "outcomes",
+    "jobs",
+    "token",
+    "policy",
+]
+
+
+def test_the_console_script_and_python_m_gate_cli_list_every_command(tmp_path: Path):
+    script = gate("--help", cwd=tmp_path, env={"COLUMNS": "120"})
+    module = subprocess.run(
+        [sys.executable, "-m", "gate.cli", "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "120"},
+        timeout=60,
+    )
+    for done in (script, module):
+        assert done.returncode == 0, done.stderr
+        # the Commands panel's rows, in order (options start with -, wrapped lines with spaces)
+        assert re.findall(r"^│ (\w+) ", done.stdout, re.MULTILINE) == COMMANDS

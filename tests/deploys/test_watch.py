@@ -19,8 +19,7 @@ from gate.store import audit
 from gate.store import deployments as deployment_store
 from gate.store.tables import Assessment, Deployment, Job, ServiceFreeze, Watch
 from gate.store.tokens import create_token
-from tests.cli.test_cli import gate
-from tests.conftest import ProjectRepo, deliver, needs_shared, real_payload, wait_until
+from tests.conftest import ProjectRepo, deliver, gate, needs_shared, real_payload, wait_until
 from tests.deployment_payloads import protection_rule_payload
 from tests.fakes import FakeGitHub
 from tests.gitrepo import lines

@@ -17,7 +17,7 @@ from gate.policy.exposure import (
     bound,
     judge_exposure,
 )
-from tests.cli.test_cli import gate
+from tests.conftest import gate
 from tests.gitrepo import GitRepo, lines
 
 POLICY = """\

@@ -15,7 +15,7 @@ from gate.model.registry import HistoryMinimum, ModelRegistry
 from gate.settings import DEFAULT_MODEL_PATH
 from gate.store import AuditEntry, Database
 from gate.store import repo_models as registry
-from tests.cli.test_cli import gate
+from tests.conftest import gate
 from tests.gitrepo import GitRepo
 from tests.repo_history import build_history, config_changes_fail
 from tests.training.test_train_evaluate import FAST

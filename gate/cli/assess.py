@@ -1,0 +1,133 @@
+"""`gate assess`: score a change of a local repository, print why, and record it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from gate.cli.common import console, fail, settings
+
+if TYPE_CHECKING:
+    from gate.pulls.assess import AssessmentResult
+
+app = typer.Typer()
+
+
+@app.command()
+def assess(
+    repo: Annotated[Path, typer.Option(help="a local git repository")] = Path("."),
+    head: Annotated[str, typer.Option(help="the change's newest commit")] = "HEAD",
+    base: Annotated[
+        str | None, typer.Option(help="compare against (default: head's first parent)")
+    ] = None,
+    coverage: Annotated[
+        Path | None,
+        typer.Option(help="a coverage report for head (Cobertura, LCOV, JaCoCo, coverage.py JSON)"),
+    ] = None,
+    coverage_format: Annotated[str | None, typer.Option(help="the report's format")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    record: Annotated[bool, typer.Option(help="record the assessment in the database")] = True,
+) -> None:
+    """Score a change of a local repository with the model, and record it."""
+    from gate.features.coverage.parse import parse_coverage
+    from gate.features.coverage.report import CoverageError
+    from gate.features.gitlog import iter_records
+    from gate.features.history import HistoryIndex, MessageRules
+    from gate.git.cmd import first_parent, resolve
+    from gate.git.objects import repo_paths
+    from gate.model.artifact import ModelError, load_model
+    from gate.policy.repo_config import repo_policy, repo_services
+    from gate.pulls.assess import assess_change
+    from gate.store import Database
+    from gate.store.assessments import record_local
+
+    configured = settings()
+    try:
+        model = load_model(configured.model_path)
+    except ModelError as error:
+        raise fail(str(error)) from None
+    repo = repo.resolve()
+    head_sha = resolve(repo, head)
+    if head_sha is None:
+        raise fail(f"{repo}: no commit {head!r} (is it a git repository?)")
+    base_sha = resolve(repo, base) if base else first_parent(repo, head_sha)
+    if base_sha is None:
+        raise fail(f"{repo}: no commit {base!r}")
+    report = None
+    if coverage is not None:
+        try:
+            report = parse_coverage(
+                coverage.read_bytes(), coverage_format, repo_paths=repo_paths(repo, head_sha)
+            )
+        except (OSError, CoverageError) as error:
+            raise fail(f"{coverage}: {error}") from None
+    rules = MessageRules()
+    index = HistoryIndex()
+    for commit in iter_records(repo, [base_sha] if base_sha != head_sha else [], rules):
+        index.add(commit)
+    services, notes = repo_services(repo, base_sha)
+    # the policy in force before the change, as the App reads the default branch's
+    policy, policy_notes = repo_policy(repo, base_sha)
+    result = assess_change(
+        repo,
+        base_sha,
+        head_sha,
+        model,
+        index=index,
+        services=services,
+        rules=rules,
+        coverage=report,
+        notes=notes + policy_notes,
+        policy=policy,
+    )
+    assessment_id = None
+    if record:
+        db = Database(configured.database_url)
+        db.migrate()
+        assessment_id = record_local(
+            db, repo.name, {"base_sha": result.base, "head_sha": result.head, **result.row_fields()}
+        )
+        db.dispose()
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "id": assessment_id,
+                    "score": round(result.score.probability, 4),
+                    "level": result.decision.level,
+                    "decision": result.decision.verdict,
+                    "reasons": [reason.text for reason in result.reasons],
+                    "steps": [step.to_json() for step in result.advice.steps],
+                    "advice": result.suggestions,
+                    "rules": result.decision.rules,
+                    "features": result.features.values,
+                    "notes": result.features.notes,
+                    "model_version": result.model_version,
+                }
+            )
+        )
+        return
+    _print_assessment(repo.name, base_sha, head_sha, result, assessment_id)
+
+
+def _print_assessment(
+    name: str, base: str, head: str, result: AssessmentResult, assessment_id: int | None
+) -> None:
+    colour = {"low": "green", "medium": "yellow", "high": "red"}[result.decision.level]
+    console.print(
+        f"[bold {colour}]{result.decision.level.upper()}[/] risk {result.score.probability:.2f} "
+        f"-> {result.decision.verdict}   {name} {base[:10]}..{head[:10]}"
+    )
+    for reason in result.reasons:
+        console.print(f"  - {reason.text}")
+    if not result.reasons:
+        console.print("  nothing in this change stands out as risky")
+    for advice in result.suggestions:
+        console.print(f"  [dim]to lower it:[/] {advice}")
+    for note in result.features.notes:
+        console.print(f"  [dim]note:[/] {note}")
+    recorded = f", recorded as assessment {assessment_id}" if assessment_id else ""
+    console.print(f"[dim]model {result.model_version}{recorded}[/]")

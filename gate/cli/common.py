@@ -1,0 +1,46 @@
+"""What every command group shares: the consoles, one-line errors, settings and the database."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from gate.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from gate.store import Database
+
+console = Console()
+errors = Console(stderr=True)
+
+EXIT_USAGE = 2
+
+
+def print_error(message: str) -> None:
+    """`error: ...` on stderr, the message as written (no markup, no traceback)."""
+    errors.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    """Say what is wrong; the caller raises the result: `raise fail(...) from None`."""
+    print_error(message)
+    return typer.Exit(code)
+
+
+def settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as error:
+        raise fail(str(error)) from None
+
+
+def open_database() -> Database:
+    """The configured database, migrated to the current schema."""
+    from gate.store import Database
+
+    db = Database(settings().database_url)
+    db.migrate()
+    return db
