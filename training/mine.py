@@ -12,11 +12,11 @@ from gate.features.catalog import CATALOG
 from gate.features.gitlog import commit_order, iter_commits_in_order, iter_records
 from gate.features.history import HistoryIndex, MessageRules, change_of
 
-Progress = Callable[[str, int], None]
+Progress = Callable[[str, int, int], None]  # (stage, commits done, commits in all)
 GIT_PROCESSES = 2  # diffing commits is most of the work: two git processes share it
 
 
-def _no_progress(_stage: str, _done: int) -> None:
+def _no_progress(_stage: str, _done: int, _total: int) -> None:
     pass
 
 
@@ -27,8 +27,9 @@ def mine(
     services: Services | None = None,
     progress: Progress = _no_progress,
 ) -> Iterator[dict[str, Any]]:
-    """Rows {sha, time, author, <every feature>}, parents before children (oldest first where
-    clocks agree), each from the history before the commit's own time.
+    """Rows {sha, time, author, unreadable_files, <every feature>}, parents before children
+    (oldest first where clocks agree), each from the history before the commit's own time.
+    `unreadable_files`: changed files whose objects git lacks (their lines are not counted).
 
     The history index of every commit comes first, as the service's index holds the whole
     branch; then `git log -p` streams the commits, each row computed as it arrives.
@@ -37,8 +38,9 @@ def mine(
     services = services or Services()
     revisions = revisions or ["HEAD"]
     # the diffs start first: git works on them while the index is built
-    commits = iter_commits_in_order(repo, commit_order(repo, revisions), GIT_PROCESSES)
-    index, paths = _index(repo, revisions, rules, progress)
+    order = commit_order(repo, revisions)
+    commits = iter_commits_in_order(repo, order, GIT_PROCESSES)
+    index, paths = _index(repo, revisions, rules, lambda done: progress("index", done, len(order)))
     attributed = paths_with_diff_attributes(repo, paths)
     with BlobReader(repo) as reader:
         line_counts = CarriedLineCounts(reader, attributed)
@@ -53,17 +55,18 @@ def mine(
                 services=services,
                 notes=logged.notes,
             )
-            progress("features", count)
+            progress("features", count, len(order))
             yield {
                 "sha": logged.sha,
                 "time": logged.time,
                 "author": logged.author,
+                "unreadable_files": logged.unreadable,
                 **{name: vector.values.get(name) for name in CATALOG},
             }
 
 
 def _index(
-    repo: Path, revisions: list[str], rules: MessageRules, progress: Progress
+    repo: Path, revisions: list[str], rules: MessageRules, progress: Callable[[int], None]
 ) -> tuple[HistoryIndex, set[str]]:
     """The history index of `revisions`, and every path their commits changed."""
     index = HistoryIndex()  # takes records in any order: newest first, as git log gives them
@@ -72,5 +75,5 @@ def _index(
         index.add(record)
         paths.update(record.paths)
         paths.update(old for _new, old in record.renamed_from)
-        progress("index", count)
+        progress(count)
     return index, paths
