@@ -41,7 +41,13 @@ def _print_json(data: Any) -> None:
 
 @contextmanager
 def _mining_progress() -> Iterator[Progress]:
-    """A bar per stage on stderr: commits done of the total, the rate, the time left."""
+    """A bar per stage on stderr: commits done of the total, the rate, the time left (lines
+    every few seconds where stderr is not a terminal)."""
+    if not errors.is_terminal:
+        from training.mine import ProgressLines
+
+        yield ProgressLines(every=5.0)
+        return
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
