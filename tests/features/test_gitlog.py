@@ -257,3 +257,19 @@ def test_a_pdf_diffed_as_text_with_nul_and_record_separator_stays_one_commit(tmp
     repo.commit("pdf again", {"doc.pdf": pdf.replace(b"hello", b"hello2")})
     rows = list(mine(repo.path))
     assert [(row["la"], row["ld"], row["nf"]) for row in rows] == [(5, 0, 2), (1, 1, 1)]
+
+
+def test_a_rename_whose_old_blob_is_missing_is_indexed_without_the_rename(tmp_path: Path):
+    source = GitRepo(tmp_path / "source")
+    source.commit("one", {"old.txt": lines(30)})
+    source.commit("move and edit", {"old.txt": None, "new.txt": lines(31)})
+    bare = _bare_unpacked(source, tmp_path / "snapshot.git")
+    lost = _git(bare, "rev-parse", "HEAD~1:old.txt").decode().strip()
+    (bare / "objects" / lost[:2] / lost[2:]).unlink()
+    newest = next(iter_records(bare, ["HEAD"], MessageRules()))
+    assert (set(newest.paths), newest.renamed_from) == ({"old.txt", "new.txt"}, ())
+    rows = list(mine(bare))
+    assert [row["unreadable_files"] for row in rows] == [1, 1]
+    assert (rows[1]["la"], rows[1]["nf"]) == (31, 2)  # new.txt counted, old.txt unreadable
+    for row in rows:
+        _row_matches_serving(bare, row)
