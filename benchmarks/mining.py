@@ -74,7 +74,7 @@ def time_mine(repo: Path, rev: str, commits: int, what: str) -> tuple[Timed, dic
     """mine() over `rev`'s history, rows consumed as a stream; the index phase timed apart."""
     switched: list[float] = []
 
-    def progress(stage: str, _done: int) -> None:
+    def progress(stage: str, _done: int, _total: int) -> None:
         if stage == "features" and not switched:
             switched.append(time.perf_counter())
 
@@ -288,7 +288,7 @@ def child(repo: Path, rev: str, stub_history: bool = False) -> None:
 
     index_rss: list[int] = []
 
-    def progress(stage: str, _done: int) -> None:
+    def progress(stage: str, _done: int, _total: int) -> None:
         if stage == "features" and not index_rss:
             index_rss.append(_status_kb("VmRSS"))
 

@@ -75,7 +75,7 @@ def _quiet(_message: str) -> None:
     pass
 
 
-def _no_progress(_stage: str, _done: int) -> None:
+def _no_progress(_stage: str, _done: int, _total: int) -> None:
     pass
 
 

@@ -38,16 +38,41 @@ def _print_json(data: Any) -> None:
 
 @contextmanager
 def _mining_progress() -> Iterator[Progress]:
-    """A spinner with the stage and the commits done, on stderr."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    """A bar per stage on stderr: commits done of the total, the rate, the time left (lines
+    every few seconds where stderr is not a terminal)."""
+    if not errors.is_terminal:
+        from training.mine import ProgressLines
 
-    with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=errors
-    ) as progress:
-        task = progress.add_task("mining", total=None)
+        yield ProgressLines(every=5.0)
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-        def report(stage: str, done: int) -> None:
-            progress.update(task, description=f"{stage}: {done} commits")
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("commits, {task.fields[rate]}/s"),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=errors, refresh_per_second=4) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total, rate="-")
+            task = progress.tasks[tasks[stage]]
+            rate = f"{done / task.elapsed:,.0f}" if task.elapsed else "-"
+            progress.update(tasks[stage], completed=done, total=total, rate=rate)
 
         yield report
 

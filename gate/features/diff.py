@@ -13,7 +13,7 @@ from unidiff.errors import UnidiffParseError
 
 from gate.features import FeatureVector
 from gate.features.kinds import KINDS, file_kind
-from gate.git.cmd import OutputTooLarge, git
+from gate.git.cmd import GitError, OutputTooLarge, git
 from gate.git.objects import ObjectReader
 
 # A diff beyond this is counted with --numstat instead of parsed hunk by hunk, so a
@@ -63,15 +63,28 @@ def read_diff(repo: Path, base: str, head: str, objects: ObjectReader | None = N
                 head,
                 max_bytes=MAX_PATCH_BYTES,
             )
+        patch = raw.decode("utf-8", "surrogateescape")
+        try:
+            return Diff(parse_patch(patch), [], patch)
+        except UnidiffParseError as error:
+            note = f"diff not parsable ({error}): hunks not counted"
+            return Diff(numstat_changes(repo, base, head), [note], None)
     except OutputTooLarge:
         note = f"diff over {MAX_PATCH_BYTES // (1024 * 1024)} MiB: hunks not counted"
-        return Diff(numstat_changes(repo, base, head), [note], None)
-    patch = raw.decode("utf-8", "surrogateescape")
-    try:
-        return Diff(parse_patch(patch), [], patch)
-    except UnidiffParseError as error:
-        note = f"diff not parsable ({error}): hunks not counted"
-        return Diff(numstat_changes(repo, base, head), [note], None)
+        try:
+            return Diff(numstat_changes(repo, base, head), [note], None)
+        except GitError:
+            return _readable(repo, base, head)
+    except GitError:
+        return _readable(repo, base, head)
+
+
+def _readable(repo: Path, base: str, head: str) -> Diff:
+    """git lacks an object (a partial clone's blob): what it can read, counted as mining does."""
+    from gate.features.unreadable import readable_changes  # it builds on this module's parsers
+
+    readable = readable_changes(repo, base, head)
+    return Diff(readable.changes, readable.notes, None)
 
 
 def changed_files(repo: Path, base: str, head: str) -> tuple[list[FileChange], list[str]]:

@@ -1,18 +1,12 @@
-"""Stream commits with their diffs out of one `git log`, in bounded memory."""
+"""Commits with their diffs, streamed in bounded memory from framing no content can forge."""
 
 from __future__ import annotations
 
-import fcntl
 import re
-import subprocess
-import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from itertools import chain, islice
 from pathlib import Path
-from typing import IO
 
 from unidiff import PatchSet
 from unidiff.constants import RE_BINARY_DIFF, RE_PATCH_FILE_PREFIX, RE_TARGET_FILENAME
@@ -21,12 +15,12 @@ from unidiff.errors import UnidiffParseError
 from gate.features.blobs import BlobIds
 from gate.features.diff import MAX_PATCH_BYTES, FileChange, file_change, numstat_changes
 from gate.features.history import CommitRecord, MessageRules
+from gate.features.unreadable import readable_changes, statuses_without_renames
 from gate.git.cmd import EMPTY_TREE, GitError, git
+from gate.git.logstream import Answer, CommitInfo, DiffStream, parents_of, read_commits, rev_list
 
-_START, _FIELD, _END = "\x1e", "\x1f", "\x1d"
-_FORMAT = f"{_START}%H{_FIELD}%P{_FIELD}%ct{_FIELD}%ae{_FIELD}%B{_END}"
-_PATCH_OPTIONS = ["--no-ext-diff", "-p", "--full-index"]
-_PIPE_BYTES = 1 << 20  # lets git run this far ahead of a reader busy with the previous commits
+_PATCH_OPTIONS = ["-r", "-p", "-M", "--full-index"]
+_STATUS_OPTIONS = ["-r", "-z", "--name-status", "-M"]
 _INDEX_LINE = re.compile(r"index ([0-9a-f]+)\.\.([0-9a-f]+)(?: (\d+))?$")
 _REGULAR_MODES = frozenset({"100644", "100755"})
 _DIFF_GIT = "diff --git "
@@ -47,12 +41,13 @@ class LoggedCommit:
     # per change, its blob ids; None where the diff names none (a pure rename, a mode change) or
     # was not scanned (a quoted path, a diff too large)
     blobs: list[BlobIds | None] = field(default_factory=list)
+    unreadable: int = 0  # changed files whose objects git lacks: their lines are not counted
 
 
 def iter_commits(repo: Path, revisions: list[str]) -> Iterator[LoggedCommit]:
     """Every commit of `git log <revisions>` with its first-parent diff, newest first."""
-    for raw, oversized in _git_log(repo, _PATCH_OPTIONS, revisions):
-        yield _parse_commit(repo, raw, oversized)
+    shas = [sha for sha, _ in rev_list(repo, revisions)]
+    return iter_commits_in_order(repo, shas, processes=1)
 
 
 def commit_order(repo: Path, revisions: list[str]) -> list[str]:
@@ -69,149 +64,80 @@ def iter_commits_in_order(
     `processes`-th block of `block` commits. They start at once and run ahead of the reader by
     up to a pipe's worth each.
     """
-    blocks = [shas[start : start + block] for start in range(0, len(shas), block)]
+    parents = parents_of(repo, shas)
+    requests = [
+        (sha, found[0] if found else None) for sha, found in zip(shas, parents, strict=True)
+    ]
+    blocks = [requests[start : start + block] for start in range(0, len(requests), block)]
     shares = [list(chain.from_iterable(blocks[first::processes])) for first in range(processes)]
-    options = [*_PATCH_OPTIONS, "--no-walk=unsorted", "--stdin"]
-    # an empty share would make git log show HEAD; the shares after the blocks run out are empty
-    logs = [_git_log(repo, options, [], stdin=share) for share in shares if share]
-    return _in_turn(repo, [len(commits) for commits in blocks], logs)
+    streams = [
+        iter(DiffStream(repo, _PATCH_OPTIONS, share, MAX_PATCH_BYTES)) for share in shares if share
+    ]
+    infos = read_commits(repo, list(zip(shas, parents, strict=True)))
+    return _in_turn(repo, [len(requests) for requests in blocks], streams, infos)
 
 
 def _in_turn(
-    repo: Path, block_sizes: list[int], logs: list[Iterator[tuple[bytes, bool]]]
+    repo: Path,
+    block_sizes: list[int],
+    streams: list[Iterator[Answer]],
+    infos: Iterator[CommitInfo],
 ) -> Iterator[LoggedCommit]:
     for number, size in enumerate(block_sizes):
         read = 0
-        for raw, oversized in islice(logs[number % len(logs)], size):
+        for answer in islice(streams[number % len(streams)], size):
+            info = next(infos)
+            if answer.sha != info.sha:
+                raise GitError("git diff-tree: answers out of step with the commits asked for")
             read += 1
-            yield _parse_commit(repo, raw, oversized)
+            yield _parse_commit(repo, info, answer)
         if read < size:
-            raise GitError("git log: fewer commits than asked for")
-    for log in logs:
-        for _ in log:  # every process must end cleanly: a failure raises GitError here
-            raise GitError("git log: more commits than asked for")
+            raise GitError("git diff-tree: fewer commits than asked for")
 
 
-def _git_log(
-    repo: Path, options: list[str], revisions: list[str], stdin: Sequence[str] = ()
-) -> Iterator[tuple[bytes, bool]]:
-    """One `git log` streamed commit by commit: (raw bytes, whether its diff was cut off).
-
-    git starts at once, not on the first read, so it can work while the caller does something
-    else. `stdin`: revisions for `--stdin`. A commit's diff beyond MAX_PATCH_BYTES is dropped as
-    it streams, so memory stays bounded however large a generated commit is; the caller counts
-    it with --numstat instead.
-    """
-    command = [
-        "git",
-        "-C",
-        str(repo),
-        "-c",
-        "core.quotepath=off",
-        "log",
-        "--no-color",
-        "-M",
-        "--diff-merges=first-parent",
-        *options,
-        f"--format={_FORMAT}",
-        *revisions,
-        "--",
-    ]
-    # stderr goes to a file: warnings (one per large commit) must not fill a pipe nobody reads.
-    # _logged owns it and the process from here, and closes both.
-    errors = tempfile.TemporaryFile()  # noqa: SIM115
-    with _revisions_file(stdin) as revisions_in:
-        process = subprocess.Popen(
-            command, stdin=revisions_in, stdout=subprocess.PIPE, stderr=errors
-        )
-    assert process.stdout is not None
-    _widen_pipe(process.stdout)
-    return _logged(process, errors)
-
-
-def _logged(process: subprocess.Popen[bytes], errors: IO[bytes]) -> Iterator[tuple[bytes, bool]]:
-    with process, errors:
-        assert process.stdout is not None
-        pending = bytearray()
-        scanned = 1  # where the search for the next commit's start resumes
-        oversized = False
-        while chunk := process.stdout.read(1 << 16):
-            pending += chunk
-            # search only the new bytes: rescanning a big diff on every chunk is quadratic
-            while (start := _next_commit(pending, scanned)) >= 0:
-                yield bytes(pending[:start]), oversized
-                del pending[:start]
-                scanned, oversized = 1, False
-            scanned = max(len(pending), 1)
-            if len(pending) > MAX_PATCH_BYTES:
-                header_end = pending.find(b"\x1d")
-                if header_end >= 0:
-                    # the last byte stays: the next commit's marker is known by the byte before it
-                    del pending[header_end + 1 : -1]
-                    scanned, oversized = len(pending), True
-        if bytes(pending).strip(b"\0\n"):
-            yield bytes(pending), oversized
-        if process.wait() != 0:
-            errors.seek(0)
-            message = errors.read().decode("utf-8", "replace").strip().splitlines()
-            raise GitError(f"git log: {message[-1] if message else 'failed'}")
-
-
-@contextmanager
-def _revisions_file(revisions: Sequence[str]) -> Iterator[IO[bytes] | int]:
-    """A file of revisions, one a line, for git's standard input (none: /dev/null)."""
-    if not revisions:
-        yield subprocess.DEVNULL
-        return
-    with tempfile.TemporaryFile() as file:
-        file.write("".join(f"{revision}\n" for revision in revisions).encode())
-        file.seek(0)
-        yield file
-
-
-def _widen_pipe(pipe: IO[bytes]) -> None:
-    # past /proc/sys/fs/pipe-max-size this fails, and the default size still works
-    if sys.platform == "linux":
-        with suppress(OSError):
-            fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
-
-
-def _next_commit(pending: bytearray, start: int) -> int:
-    """Where the next commit begins: its marker at the start of a line (a file's content can
-    hold the marker byte too, but a diff line never starts with it)."""
-    while (found := pending.find(b"\x1e", start)) >= 0:
-        if pending[found - 1] in b"\n\0":
-            return found
-        start = found + 1
-    return -1
-
-
-def _parse_commit(repo: Path, raw: bytes, oversized: bool) -> LoggedCommit:
-    text = raw.decode("utf-8", "surrogateescape").lstrip(_START)
-    header, _, patch = text.partition(_END)
-    sha, parents, time, author, message = header.split(_FIELD, 4)
-    parent = parents.split()[0] if parents.strip() else EMPTY_TREE
-    commit = LoggedCommit(sha, parent, int(time), author.lower(), message.strip(), [])
-    if oversized:
-        commit.changes = numstat_changes(repo, parent, sha)
+def _parse_commit(repo: Path, info: CommitInfo, answer: Answer) -> LoggedCommit:
+    parent = info.parents[0] if info.parents else EMPTY_TREE
+    commit = LoggedCommit(
+        info.sha, parent, info.time, info.author.lower(), info.message.strip(), []
+    )
+    if answer.output is None:
+        return _without_missing_objects(repo, commit)
+    if answer.oversized:
+        try:
+            commit.changes = numstat_changes(repo, parent, info.sha)
+        except GitError:
+            return _without_missing_objects(repo, commit)
         commit.blobs = [None] * len(commit.changes)
         commit.notes.append(f"diff over {MAX_PATCH_BYTES // (1024 * 1024)} MiB: hunks not counted")
         return commit
-    scanned = scan_patch(patch.lstrip("\n"))
+    patch = answer.output.decode("utf-8", "surrogateescape").lstrip("\n")
+    scanned = scan_patch(patch)
     if scanned is not None:
         commit.changes = [change for change, _ in scanned]
         commit.blobs = [blobs for _, blobs in scanned]
         return commit
     try:
-        patched_files = PatchSet(patch.lstrip("\n"), metadata_only=True)
+        patched_files = PatchSet(patch, metadata_only=True)
     except UnidiffParseError as error:
-        commit.changes = numstat_changes(repo, parent, sha)
+        try:
+            commit.changes = numstat_changes(repo, parent, info.sha)
+        except GitError:
+            return _without_missing_objects(repo, commit)
         commit.blobs = [None] * len(commit.changes)
         commit.notes.append(f"diff not parsable ({error}): hunks not counted")
         return commit
     commit.changes = [file_change(patched) for patched in patched_files]
     # no blob ids: unidiff keeps a quoted path quoted, which names no file at the parent
     commit.blobs = [None] * len(commit.changes)
+    return commit
+
+
+def _without_missing_objects(repo: Path, commit: LoggedCommit) -> LoggedCommit:
+    """git could not diff the commit: the files it can read counted, the others named."""
+    readable = readable_changes(repo, commit.parent, commit.sha)
+    commit.changes, commit.notes = readable.changes, [*commit.notes, *readable.notes]
+    commit.blobs = [None] * len(commit.changes)
+    commit.unreadable = readable.unreadable
     return commit
 
 
@@ -399,15 +325,20 @@ def _header_blob_ids(header: _FileHeader) -> BlobIds | None:
 
 def iter_records(repo: Path, revisions: list[str], rules: MessageRules) -> Iterator[CommitRecord]:
     """The history index's view of `git log <revisions>`: paths and renames, no diffs (fast)."""
-    for raw, _ in _git_log(repo, ["-z", "--name-status"], revisions):
-        yield _record(raw, rules)
+    commits = rev_list(repo, revisions)
+    requests = [(sha, parents[0] if parents else None) for sha, parents in commits]
+    answers = DiffStream(repo, _STATUS_OPTIONS, requests, zero=True)
+    for info, answer in zip(read_commits(repo, commits), answers, strict=True):
+        statuses = answer.output
+        if statuses is None:  # git cannot read an object rename detection needs
+            statuses = statuses_without_renames(
+                repo, info.parents[0] if info.parents else None, info.sha
+            )
+        yield _record(info, statuses, rules)
 
 
-def _record(raw: bytes, rules: MessageRules) -> CommitRecord:
-    text = raw.decode("utf-8", "surrogateescape").lstrip(_START)
-    header, _, statuses = text.partition(_END)
-    sha, _parents, time, author, message = header.split(_FIELD, 4)
-    fields = statuses.lstrip("\n\0").split("\0")
+def _record(info: CommitInfo, statuses: bytes, rules: MessageRules) -> CommitRecord:
+    fields = statuses.decode("utf-8", "surrogateescape").split("\0")
     paths: list[str] = []
     renames: list[tuple[str, str]] = []
     index = 0
@@ -423,11 +354,11 @@ def _record(raw: bytes, rules: MessageRules) -> CommitRecord:
             paths.append(fields[index + 1])
             index += 2
     return CommitRecord(
-        sha=sha,
-        time=int(time),
-        author=author.lower(),
-        is_fix=rules.is_fix(message.strip()),
-        reverts=rules.reverted_sha(message),
+        sha=info.sha,
+        time=info.time,
+        author=info.author.lower(),
+        is_fix=rules.is_fix(info.message.strip()),
+        reverts=rules.reverted_sha(info.message),
         paths=tuple(paths),
         renamed_from=tuple(renames),
     )

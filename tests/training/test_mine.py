@@ -13,7 +13,6 @@ from gate.features.blobs import BlobReader
 from gate.features.compute import compute_features
 from gate.features.diff import parse_patch
 from gate.features.gitlog import (
-    _git_log,
     commit_order,
     iter_commits,
     iter_commits_in_order,
@@ -22,6 +21,7 @@ from gate.features.gitlog import (
 )
 from gate.features.history import HistoryIndex, MessageRules
 from gate.git.cmd import first_parent
+from gate.git.logstream import DiffStream, rev_list
 from tests.gitrepo import GitRepo, lines
 from training.mine import mine
 
@@ -132,10 +132,11 @@ def test_mined_rows_equal_the_served_vectors_for_every_awkward_commit(awkward: G
 
 
 def test_the_scan_reads_every_patch_as_unidiff_does_or_leaves_it_to_unidiff(awkward: GitRepo):
-    options = ["--no-ext-diff", "-p", "--full-index"]
+    requests = [(sha, ps[0] if ps else None) for sha, ps in rev_list(awkward.path, ["HEAD"])]
     scanned = 0
-    for raw, _ in _git_log(awkward.path, options, ["HEAD"]):
-        patch = raw.decode("utf-8", "surrogateescape").partition("\x1d")[2].lstrip("\n")
+    for answer in DiffStream(awkward.path, ["-r", "-p", "-M", "--full-index"], requests):
+        assert answer.output is not None
+        patch = answer.output.decode("utf-8", "surrogateescape")
         fast = scan_patch(patch)
         if fast is None:
             continue
