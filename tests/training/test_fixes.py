@@ -103,3 +103,27 @@ def test_pull_request_numbers_in_an_export_follow_the_hash_form(tmp_path: Path) 
     issues = read_issue_export(export(tmp_path, [("#7", "bug"), ("#8", "enhancement")]))
     assert issues.keys_in("Correct the total (#7), see #8") == {"7", "8"}
     assert issues.bugs == {"7"}
+
+
+def test_gate_label_takes_an_issue_export(tmp_path: Path) -> None:
+    from gate.cli.training import mine_command
+    from tests.cli.test_cli import gate
+
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("add start", {"start.py": CODE})
+    bad = repo.commit("PAY-9 tune", {"start.py": CODE.replace("= 0", "= 1")})
+    repo.commit("PAY-12: start at zero again", {"start.py": CODE})
+    mined = tmp_path / "mined.parquet"
+    assert mine_command(repo.path, mined) == 0
+    issues = export(tmp_path, [("PAY-12", "Bug")])
+    args = ["label", "--repo", str(repo.path), "--features", str(mined), "--recent-days", "0"]
+    args += ["--issues", str(issues)]
+
+    done = gate(*args, "--out", str(tmp_path / "out.parquet"), cwd=tmp_path)
+    broken = gate(*args, "--out", "x.parquet", "--issue-key", "(", cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert "fixes from: issue export (1 bugs" in done.stdout
+    labelled = pd.read_parquet(tmp_path / "out.parquet").set_index("sha")
+    assert labelled.loc[bad, "bug"] == 1
+    assert broken.returncode == 2 and "issue key pattern" in broken.stderr
