@@ -90,7 +90,12 @@ class FakeGitHub:
     deployment_statuses: list[dict[str, Any]] = field(default_factory=list)  # ones we post
     dispatches: list[dict[str, Any]] = field(default_factory=list)  # workflow_dispatch events
     created_deployments: list[dict[str, Any]] = field(default_factory=list)
-    issues: list[dict[str, Any]] = field(default_factory=list)
+    issues: list[dict[str, Any]] = field(default_factory=list)  # issues we open
+    # a repository's existing issues and pull requests (as GET /issues lists them), their
+    # timelines and the pull requests themselves, for reading bug fixes
+    tracker: list[dict[str, Any]] = field(default_factory=list)
+    timelines: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
     token_lifetime: timedelta = timedelta(hours=1)
     faults: list[Fault] = field(default_factory=list)
     validate: bool = True
@@ -266,6 +271,23 @@ class FakeGitHub:
             deployment = {"id": self._ids, "sha": body["ref"], **body}
             self.created_deployments.append(deployment)
             return 201, deployment, {}
+        if method == "GET" and re.fullmatch(r"/repos/[^/]+/[^/]+/issues", path):
+            wanted = {n.strip().lower() for n in query.get("labels", "").split(",") if n.strip()}
+            state = query.get("state", "open")
+            found = [
+                issue
+                for issue in self.tracker
+                if wanted <= {label["name"].lower() for label in issue.get("labels", [])}
+                and state in ("all", issue.get("state", "open"))
+            ]
+            return 200, _page(found, query), {}
+        if method == "GET" and re.fullmatch(r"/repos/[^/]+/[^/]+/issues/\d+/timeline", path):
+            return 200, _page(self.timelines.get(int(parts[4]), []), query), {}
+        if method == "GET" and re.fullmatch(r"/repos/[^/]+/[^/]+/pulls/\d+", path):
+            pull = self.pulls.get(int(parts[4]))
+            if pull is None:
+                return 404, {"message": "Not Found"}, {}
+            return 200, pull, {}
         if method == "POST" and re.fullmatch(r"/repos/[^/]+/[^/]+/issues", path):
             issue = {"number": 900 + len(self.issues), "state": "open", **body}
             self.issues.append(issue)
@@ -301,6 +323,12 @@ class FakeGitHub:
             return 302, None, {"location": location}
         self.violations.append(f"{method} {path}: valid, but this fake has no answer for it")
         return 501, {"message": "not implemented by the fake"}, {}
+
+
+def _page(items: list[dict[str, Any]], query: httpx.QueryParams) -> list[dict[str, Any]]:
+    size = int(query.get("per_page", 30))
+    start = (int(query.get("page", 1)) - 1) * size
+    return items[start : start + size]
 
 
 class FakeGitHubServer:

@@ -22,7 +22,8 @@ from gate.policy.repo_config import repo_services
 from gate.store import audit
 from gate.store import repo_models as registry
 from gate.store.db import Database
-from training.label import RECENT_DAYS, Outcome, label_table, summary
+from training.fixes import FixSource
+from training.label import Outcome, label_table, summary
 from training.mine import Progress, mine
 from training.shadow import PromotionRule, ShadowVerdict, compare
 from training.train import (
@@ -55,8 +56,9 @@ class RepoTraining:
     config: TrainConfig = field(default_factory=TrainConfig)
     out_dir: Path | None = None  # default: <model_root>/<owner>/<name>/<version>
     promote: Promote = "auto"
-    recent_days: int = RECENT_DAYS
+    recent_days: float | None = None  # None: learnt from the repository's own fix delays
     outcomes: Sequence[Outcome] = field(default_factory=list)
+    fixes: FixSource | None = None  # an issue export or GitHub's bug issues; None: message words
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ def label_history(
         repo,
         table,
         ignore_revs=ignore_revs if ignore_revs.is_file() else None,
+        fixes=options.fixes,
         recent_days=options.recent_days,
         outcomes=options.outcomes,
         revisions=[head],
@@ -152,7 +155,9 @@ def train_labelled(
             "head": head,
             "changes_mined": len(labelled),
             "label": "bug: SZZ, reverts, rollbacks and incidents (gate label)",
-            "recent_days_unlabelled": options.recent_days,
+            "fix_source": _first(labelled, "fix_source"),
+            "ripening": labelled.attrs.get("ripening"),
+            "labelled_until": _first(labelled, "labelled_until"),
             "labels": summary(labelled),
         },
         **trained.training,
@@ -183,6 +188,13 @@ def train_labelled(
     return RepoModelResult(
         options.repository, version, path, state, verdict, len(rows), failures, training
     )
+
+
+def _first(table: pd.DataFrame, column: str) -> Any:
+    if column not in table.columns or not len(table):
+        return None
+    value = table[column].iloc[0]
+    return value.item() if hasattr(value, "item") else value
 
 
 def _model_dir(root: Path, repository: str, version: str) -> Path:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePosixPath
 
-from gate.features.history import DEFAULT_FIX_PATTERN, MessageRules
+from gate.features.history import DEFAULT_FIX_PATTERN, MessageRules, without_merge_lines
 from gate.git.cmd import GitError, git
 
 MAX_FIX_FILES = 50
@@ -17,6 +17,7 @@ MAX_FIX_LINES = 1000
 
 _START, _FIELD, _END = "\x1e", "\x1f", "\x1d"
 _LOG_FORMAT = f"{_START}%H{_FIELD}%P{_FIELD}%ct{_FIELD}%B{_END}"
+_COMMIT_START = re.compile(f"{_START}(?=[0-9a-f]{{40}}{_FIELD})")
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+\d+(?:,\d+)? @@")
 _BLAME_HEADER = re.compile(r"^([0-9a-f]{40}) \d+ (\d+)(?: \d+)?$")
 
@@ -46,7 +47,8 @@ class FixRules:
             return False  # a revert's deletions are the reverted change: the revert rule's job
         if rules.is_fix(message):
             return True
-        return bool(self.issue_pattern and re.search(self.issue_pattern, message))
+        text = without_merge_lines(message)  # a branch name may carry a key: PROJ-1-cleanup
+        return bool(self.issue_pattern and re.search(self.issue_pattern, text))
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,15 @@ class SzzResult:
     inducing: dict[str, list[str]]
     fixes: list[FixResult]
 
+    @classmethod
+    def of(cls, results: Iterable[FixResult]) -> SzzResult:
+        results = list(results)
+        inducing: dict[str, list[str]] = {}
+        for result in results:
+            for sha in sorted(result.inducing):
+                inducing.setdefault(sha, []).append(result.fix)
+        return cls(inducing, results)
+
     def counts(self) -> dict[str, int]:
         counts = {"fixes": len(self.fixes), "inducing": len(self.inducing)}
         for result in self.fixes:
@@ -92,7 +103,8 @@ def log_commits(repo: Path, revisions: Sequence[str] = ("HEAD",)) -> list[Commit
     """Every commit of `git log <revisions>`, newest first, with its message."""
     raw = git(repo, "log", "--no-color", f"--format={_LOG_FORMAT}", *revisions, "--")
     commits = []
-    for chunk in raw.decode("utf-8", "replace").split(_START)[1:]:
+    # a message may hold the separators themselves: a commit starts only where a SHA follows
+    for chunk in _COMMIT_START.split(raw.decode("utf-8", "replace"))[1:]:
         header = chunk.partition(_END)[0]
         sha, parents, time, message = header.split(_FIELD, 3)
         parent = parents.split()[0] if parents.strip() else None
@@ -123,11 +135,7 @@ def szz(
         ):
             results.append(result)
             progress(done)
-    inducing: dict[str, list[str]] = {}
-    for result in results:
-        for sha in sorted(result.inducing):
-            inducing.setdefault(sha, []).append(result.fix)
-    return SzzResult(inducing, results)
+    return SzzResult.of(results)
 
 
 def blame_fix(

@@ -107,11 +107,16 @@ def _quiet(_message: str) -> None:
 
 
 def labelled_rows(table: pd.DataFrame) -> pd.DataFrame:
-    """The rows with a label, oldest first (ties in time kept in a fixed order by SHA)."""
+    """The rows with a ripe label, oldest first (ties in time kept in a fixed order by SHA)."""
     for column in (TIME, LABEL):
         if column not in table.columns:
             raise TrainingError(f"the table has no {column!r} column")
-    rows = table[table[LABEL].notna()].copy()
+    rows = table[table[LABEL].notna()]
+    if "labelled_until" in rows.columns:
+        # ripening: a change newer than its labels' horizon has no label to learn or judge by,
+        # so the validation and test windows end before it too
+        rows = rows[rows[TIME] <= rows["labelled_until"]]
+    rows = rows.copy()
     rows[LABEL] = rows[LABEL].astype("int8")
     keys = [TIME, "sha"] if "sha" in rows.columns else [TIME]
     return rows.sort_values(keys, kind="stable").reset_index(drop=True)

@@ -19,6 +19,7 @@ from gate.model.artifact import ModelError
 from training.label import Outcome
 
 if TYPE_CHECKING:
+    from training.fixes import FixSource
     from training.mine import Progress
     from training.train import TrainConfig
 
@@ -102,6 +103,41 @@ def read_outcomes(path: Path) -> list[Outcome]:
     return [Outcome(r["sha"], r["rule"], r.get("ref") or None) for r in records]
 
 
+def fix_source(
+    repo: Path,
+    *,
+    issues_path: Path | None = None,
+    issue_key: str | None = None,
+    github_token: str | None = None,
+    repository: str | None = None,
+    bug_labels: str | None = None,
+) -> FixSource | None:
+    """Where fixes come from: an issue export, else GitHub's bug issues when a token is given,
+    else None (message words)."""
+    if issues_path is not None:
+        from training.fixes import read_issue_export
+
+        return read_issue_export(issues_path, issue_key)
+    if not github_token:
+        return None
+    from gate.github import Repo
+    from gate.settings import load_settings
+    from training.github_bugs import GitHubBugs, parse_labels
+    from training.repo_model import repository_name
+
+    name = repository or repository_name(repo)
+    if name is None:
+        raise ValueError(
+            f"{repo}: cannot tell its GitHub name from an origin remote; give --repository "
+            "owner/name to read its bug issues"
+        )
+    client = GitHubBugs(
+        github_token, Repo.parse(name), base_url=str(load_settings().github_api_url).rstrip("/")
+    )
+    _log(f"reading the bug issues of {name} from GitHub")
+    return client.fixes(parse_labels(bug_labels))
+
+
 def label_command(
     repo: Path,
     features_path: Path,
@@ -114,9 +150,18 @@ def label_command(
     max_fix_lines: int | None = None,
     recent_days: int | None = None,
     outcomes_path: Path | None = None,
+    issues_path: Path | None = None,
+    issue_key: str | None = None,
+    github_token: str | None = None,
+    repository: str | None = None,
+    bug_labels: str | None = None,
     jobs: int = 2,
 ) -> int:
-    """`gate label`: the mined features plus bug / label_rules / labelled_until, to Parquet."""
+    """`gate label`: the mined features plus bug / label_rules / labelled_until / ripening_days
+    / fix_source, to Parquet. Fixes from an issue export or GitHub's bug issues when given,
+    else from message words."""
+    from gate.github import GitHubError, GitHubUnavailable
+    from gate.settings import SettingsError
     from training.label import label_table, summary
     from training.szz import MAX_FIX_FILES, MAX_FIX_LINES
     from training.train import TrainingError, read_table
@@ -124,19 +169,37 @@ def label_command(
     try:
         features = read_table(features_path)
         outcomes = read_outcomes(outcomes_path) if outcomes_path else []
+        source = fix_source(
+            repo,
+            issues_path=issues_path,
+            issue_key=issue_key,
+            github_token=github_token,
+            repository=repository,
+            bug_labels=bug_labels,
+        )
         labelled = label_table(
             repo,
             features,
             fix_pattern=fix_pattern or DEFAULT_FIX_PATTERN,
             issue_pattern=issue_pattern,
+            fixes=source,
             ignore_revs=ignore_revs,
             max_fix_files=max_fix_files if max_fix_files is not None else MAX_FIX_FILES,
             max_fix_lines=max_fix_lines if max_fix_lines is not None else MAX_FIX_LINES,
-            recent_days=recent_days if recent_days is not None else 90,
+            recent_days=recent_days,
             outcomes=outcomes,
             jobs=jobs,
         )
-    except (TrainingError, GitError, ValueError, KeyError, OSError) as error:
+    except (
+        TrainingError,
+        GitError,
+        GitHubError,
+        GitHubUnavailable,
+        SettingsError,
+        ValueError,
+        KeyError,
+        OSError,
+    ) as error:
         return _fail(str(error))
     out_path.parent.mkdir(parents=True, exist_ok=True)
     labelled.to_parquet(out_path, index=False)
@@ -144,8 +207,24 @@ def label_command(
     for key, count in summary(labelled).items():
         table.add_row(key.replace("_", " "), str(count))
     console.print(table)
+    console.print(f"fixes from: {_first(labelled, 'fix_source')}", soft_wrap=True)
+    console.print(f"ripening: {_ripening_text(labelled.attrs.get('ripening', {}))}")
     console.print(f"labelled table written to {out_path}")
     return 0
+
+
+def _first(table: pd.DataFrame, column: str) -> str:
+    return str(table[column].iloc[0]) if len(table) else "n/a"
+
+
+def _ripening_text(ripening: dict[str, Any]) -> str:
+    days = ripening.get("days")
+    if not ripening.get("learnt_from_pairs"):
+        return f"the newest {days} days stay unlabelled"
+    return (
+        f"the newest {days} days stay unlabelled (the {ripening['quantile']:.0%} quantile of "
+        f"{ripening['learnt_from_pairs']} fix delays)"
+    )
 
 
 def train_command(
@@ -232,17 +311,21 @@ def train_repo_command(
     seed: int = 0,
     recent_days: int | None = None,
     outcomes_path: Path | None = None,
+    issues_path: Path | None = None,
+    issue_key: str | None = None,
+    github_token: str | None = None,
+    bug_labels: str | None = None,
     dask_scheduler: str | None = None,
     as_json: bool = False,
     config: TrainConfig | None = None,
 ) -> int:
     """`gate train --repo`: mine, label and train one repository's model; it goes into shadow
     beside the model the service uses now, and is promoted when it is better there."""
+    from gate.github import GitHubError, GitHubUnavailable
     from gate.model.artifact import load_model
     from gate.model.registry import HistoryMinimum
     from gate.settings import SettingsError, load_settings
     from gate.store import Database
-    from training.label import RECENT_DAYS
     from training.repo_model import (
         RepoTraining,
         label_history,
@@ -276,8 +359,16 @@ def train_repo_command(
             config=config or TrainConfig(seed=seed),
             out_dir=out_dir,
             promote="auto" if promote == "auto" else "never",
-            recent_days=RECENT_DAYS if recent_days is None else recent_days,
+            recent_days=recent_days,
             outcomes=read_outcomes(outcomes_path) if outcomes_path else [],
+            fixes=fix_source(
+                repo,
+                issues_path=issues_path,
+                issue_key=issue_key,
+                github_token=github_token,
+                repository=name,
+                bug_labels=bug_labels,
+            ),
         )
         db = Database(settings.database_url)
         db.migrate()
@@ -300,7 +391,17 @@ def train_repo_command(
                     _log,
                 )
         db.dispose()
-    except (SettingsError, TrainingError, ModelError, GitError, OSError, KeyError) as error:
+    except (
+        SettingsError,
+        TrainingError,
+        ModelError,
+        GitError,
+        GitHubError,
+        GitHubUnavailable,
+        OSError,
+        KeyError,
+        ValueError,
+    ) as error:
         return _fail(str(error))
     if as_json:
         _print_json(

@@ -34,13 +34,25 @@ def label(
     features: Annotated[Path, typer.Option(help="the mined feature table")],
     out: Annotated[Path, typer.Option(help="the labelled table to write")],
     fix_pattern: Annotated[str | None, typer.Option(help="regex of bug-fix messages")] = None,
-    issue_pattern: Annotated[str | None, typer.Option(help="regex of issue keys")] = None,
+    issue_pattern: Annotated[
+        str | None, typer.Option(help="without --issues: any key it matches marks a fix")
+    ] = None,
     ignore_revs: Annotated[Path | None, typer.Option(help="reformatting commits to skip")] = None,
     max_fix_files: Annotated[int | None, typer.Option(help="skip larger fixes")] = None,
-    recent_days: Annotated[int | None, typer.Option(help="leave these unlabelled")] = None,
+    recent_days: Annotated[
+        int | None, typer.Option(help="leave the newest days unlabelled (default: learnt)")
+    ] = None,
     outcomes: Annotated[Path | None, typer.Option(help="rollbacks/incidents (CSV or JSON)")] = None,
+    issues: Annotated[Path | None, typer.Option(help=ISSUES_HELP)] = None,
+    issue_key: Annotated[str | None, typer.Option(help=ISSUE_KEY_HELP)] = None,
+    github_token: GitHubToken = None,
+    repository: Annotated[
+        str | None, typer.Option(help="with a token: owner/name (default: origin remote)")
+    ] = None,
+    bug_labels: Annotated[str | None, typer.Option(help=BUG_LABELS_HELP)] = None,
 ) -> None:
-    """Which changes later caused failures: SZZ, reverts, rollbacks and incidents."""
+    """Which changes later caused failures: SZZ on bug fixes (from an issue export or GitHub's
+    bug issues; message words without either), reverts, rollbacks and incidents."""
     from gate.cli.training import label_command
 
     raise typer.Exit(
@@ -54,8 +66,26 @@ def label(
             max_fix_files=max_fix_files,
             recent_days=recent_days,
             outcomes_path=outcomes,
+            issues_path=issues,
+            issue_key=issue_key,
+            github_token=github_token,
+            repository=repository,
+            bug_labels=bug_labels,
         )
     )
+
+
+ISSUES_HELP = "issue export (CSV/JSON, key and type columns): fixes name its Bug keys"
+ISSUE_KEY_HELP = "regex of issue keys in messages (default: from the export's keys)"
+BUG_LABELS_HELP = "with a token: comma-separated bug label names (bug, type: bug, kind/bug, ...)"
+GitHubToken = Annotated[
+    str | None,
+    typer.Option(
+        envvar="GATE_GITHUB_TOKEN",
+        show_envvar=True,
+        help="read bug-labelled issues and their closing PRs/commits from GitHub",
+    ),
+]
 
 
 @app.command()
@@ -72,11 +102,16 @@ def train(
         str, typer.Option(help="with --repo: auto (when better on the recent window) or never")
     ] = "auto",
     recent_days: Annotated[
-        int | None, typer.Option(help="with --repo: leave the newest days unlabelled (90)")
+        int | None,
+        typer.Option(help="with --repo: leave the newest days unlabelled (default: learnt)"),
     ] = None,
     outcomes: Annotated[
         Path | None, typer.Option(help="with --repo: rollbacks/incidents (CSV or JSON)")
     ] = None,
+    issues: Annotated[Path | None, typer.Option(help=f"with --repo: {ISSUES_HELP}")] = None,
+    issue_key: Annotated[str | None, typer.Option(help=ISSUE_KEY_HELP)] = None,
+    github_token: GitHubToken = None,
+    bug_labels: Annotated[str | None, typer.Option(help=BUG_LABELS_HELP)] = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -114,6 +149,10 @@ def train(
                 seed=seed,
                 recent_days=recent_days,
                 outcomes_path=outcomes,
+                issues_path=issues,
+                issue_key=issue_key,
+                github_token=github_token,
+                bug_labels=bug_labels,
                 dask_scheduler=dask_scheduler,
                 as_json=as_json,
             )

@@ -27,6 +27,20 @@ DEFAULT_FIX_PATTERN = (
     r"(close[sd]?|resolve[sd]?)\s+#\d+)\b"
 )
 REVERT_PATTERN = re.compile(r"This reverts commit ([0-9a-f]{7,40})")
+# Lines a pull-request merge writes: GitHub's merge commit, and the Apache merge script's
+# "Closes #N from user/branch [and squashes the following commits:]" with its list of squashed
+# "<sha> [author] message" lines. They name a pull request and its review fix-ups ("fix typo"),
+# never a fixed bug, and the branch name ("user/fix-crash") would otherwise read as a fix.
+PULL_REQUEST_LINES = re.compile(
+    r"(?im)^[ \t]*(?:merge\s+pull\s+request\s+#\d+\s+from\s+\S+.*$"
+    r"|closes\s+#\d+\s+from\s+\S+.*$(?:\n+[ \t]*[0-9a-f]{7,40}\s+\[[^\]\n]*\].*$)*)"
+)
+
+
+def without_merge_lines(message: str) -> str:
+    """The message less its pull-request merge lines."""
+    return PULL_REQUEST_LINES.sub("", message)
+
 
 HISTORY_FEATURES = (
     "fix",
@@ -114,13 +128,16 @@ def change_of(time: int, author: str, message: str, changes: Iterable[FileChange
 
 
 class MessageRules:
-    """Which commit messages are bug fixes and reverts (the fix pattern is configurable)."""
+    """Which commit messages are bug fixes and reverts (the fix pattern is configurable).
+
+    A pull-request merge line is never a fix on its own: the pattern sees the message without it.
+    """
 
     def __init__(self, fix_pattern: str = DEFAULT_FIX_PATTERN) -> None:
         self.fix = re.compile(fix_pattern)
 
     def is_fix(self, message: str) -> bool:
-        return bool(self.fix.search(message))
+        return bool(self.fix.search(without_merge_lines(message)))
 
     def reverted_sha(self, message: str) -> str | None:
         found = REVERT_PATTERN.search(message)

@@ -119,6 +119,22 @@ def test_fixes_reverts_and_revert_share(history):
     assert rows[shas["c8"]]["recent_fixes_90d"] == 0
 
 
+def test_a_pull_request_merge_line_is_no_fix(tmp_path: Path):
+    rules = MessageRules()
+    assert not rules.is_fix("Merge pull request #12 from ada/fix-crash")
+    assert not rules.is_fix("Closes #7 from bob/bugfix")
+    assert not rules.is_fix(
+        "KAFKA-1: add a metric\n\nCloses #40 from cy/KAFKA-1 and squashes the following "
+        "commits:\n\n0123abcd [cy] fix review comments\n4567ef01 [cy] fix checkstyle"
+    )
+    assert rules.is_fix("Merge pull request #12 from ada/patch-1\n\nFix the crash on empty input")
+    assert rules.is_fix("Closes #7")  # GitHub's closing keyword, on its own line
+    repo = GitRepo(tmp_path / "merged")
+    repo.commit("add", {"a.py": lines(3)}, when=T0)
+    merged = repo.commit("Closes #3 from ada/fix-a", {"a.py": lines(4)}, when=T0 + DAY)
+    assert {r["sha"]: r for r in mine(repo.path)}[merged]["fix"] == 0
+
+
 def test_only_history_before_the_change_is_used(history):
     repo, shas = history
     rows = {r["sha"]: r for r in mine(repo.path)}

@@ -221,6 +221,25 @@ def test_gate_train_repo_without_a_name_is_a_clear_error(tmp_path: Path) -> None
     assert "--repository" in done.stderr
 
 
+def test_gate_train_repo_takes_an_issue_export(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "project")
+    repo.commit("only", {"a.py": "x\n"})
+    issues = tmp_path / "issues.csv"
+    issues.write_text("summary,priority\nx,Major\n")
+    done = gate(
+        "train",
+        "--repo",
+        str(repo.path),
+        "--repository",
+        REPOSITORY,
+        "--issues",
+        str(issues),
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    assert "needs a key column" in done.stderr
+
+
 def figures(auc: float | None, pr_auc: float | None) -> WindowFigures:
     return WindowFigures("v", auc, pr_auc, saw_window=False)
 

@@ -92,6 +92,20 @@ def test_chronological_split_never_leaks_the_future() -> None:
         assert train_end <= start < end <= len(split.train)
 
 
+def test_validation_and_test_windows_end_where_the_labels_ripen() -> None:
+    rows = pd.DataFrame(
+        {
+            "time": list(range(1, 13)),
+            "bug": pd.array([0, 1] * 5 + [0, 0], dtype="Int8"),
+            "labelled_until": 10,  # rows 11 and 12 carry a label from an older run: unripe
+        }
+    )
+    split = chronological_split(labelled_rows(rows), 0.2, 0.2)
+
+    assert split.test["time"].max() == 10
+    assert len(split.train) + len(split.validation) + len(split.test) == 10
+
+
 def test_split_keeps_rows_of_one_time_together() -> None:
     rows = pd.DataFrame({"time": [1, 2, 3, 4, 5, 5, 5, 5, 6, 7], "bug": [0, 1] * 5})
     split = chronological_split(labelled_rows(rows), 0.2, 0.2)
