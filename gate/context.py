@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from gate.features.indexes import HistoryIndexes
 from gate.git.mirror import Mirrors
@@ -13,6 +14,7 @@ from gate.model.registry import ModelChoice, ModelRegistry
 from gate.policy.loader import PolicyLoader
 from gate.settings import Settings
 from gate.store import Database
+from gate.store.tables import utcnow
 
 
 @dataclass
@@ -25,6 +27,8 @@ class Services:
     indexes: HistoryIndexes
     policies: PolicyLoader
     models: ModelRegistry
+    # the worker's clock: tests compress hours of outage into seconds with their own
+    clock: Callable[[], datetime] = utcnow
 
     def model_for(self, repository: str) -> ModelChoice:
         """The repository's own promoted model when it has one with enough history, else the

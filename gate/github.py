@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import ssl
 import threading
 import time
@@ -13,7 +14,7 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 from githubkit import AppAuthStrategy, GitHub, TokenAuthStrategy
-from githubkit.exception import GitHubException, RateLimitExceeded, RequestError, RequestFailed
+from githubkit.exception import GitHubException, RequestError, RequestFailed
 
 from gate import metrics
 
@@ -49,11 +50,23 @@ class GitHubError(RuntimeError):
 
 
 class GitHubUnavailable(RuntimeError):
-    """GitHub is failing or rate limiting us; try the job again after `retry_after`."""
+    """GitHub is failing or rate limiting us: the job is tried again later.
 
-    def __init__(self, message: str, retry_after: timedelta) -> None:
+    `kind` is "outage" (5xx, network), "rate_limit" (a primary limit, or any limit that said when
+    to come back) or "secondary" (a secondary limit without Retry-After). `retry_after` is the
+    wait GitHub asked for, None when it named none.
+    """
+
+    def __init__(
+        self, message: str, retry_after: timedelta | None = None, kind: str = "outage"
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.kind = kind
+
+    @property
+    def rate_limited(self) -> bool:
+        return self.kind != "outage"
 
 
 class GitHubAPI(Protocol):
@@ -66,6 +79,8 @@ class GitHubAPI(Protocol):
     def find_check_runs(self, repo: Repo, sha: str, name: str) -> list[tuple[int, str | None]]: ...
 
     def create_commit_status(self, repo: Repo, sha: str, body: dict[str, Any]) -> None: ...
+
+    def latest_status(self, repo: Repo, sha: str, context: str) -> dict[str, Any] | None: ...
 
     def add_labels(self, repo: Repo, number: int, labels: list[str]) -> None: ...
 
@@ -111,6 +126,8 @@ class RetryPolicy:
     # a wait longer than this is not slept in the worker thread: the job is rescheduled
     max_inline_wait: float = 10.0
     sleep: Callable[[float], None] = time.sleep
+    # the clock x-ratelimit-reset is read against; tests compress time with their own
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
 class _KeptTransport(httpx.HTTPTransport):
@@ -214,6 +231,15 @@ class InstallationClient:
         self._call(
             lambda gh: gh.rest.repos.create_commit_status(repo.owner, repo.name, sha, data=body)
         )
+
+    def latest_status(self, repo: Repo, sha: str, context: str) -> dict[str, Any] | None:
+        """The newest commit status of `context` on a commit (GitHub lists newest first)."""
+        response = self._call(
+            lambda gh: gh.rest.repos.list_commit_statuses_for_ref(
+                repo.owner, repo.name, sha, per_page=100
+            )
+        )
+        return next((s for s in response.json() if s.get("context") == context), None)
 
     def add_labels(self, repo: Repo, number: int, labels: list[str]) -> None:
         self._call(
@@ -353,46 +379,82 @@ class InstallationClient:
 
 
 def call_with_retries(request: Callable[[], T], policy: RetryPolicy) -> T:
-    """Run a request, retrying 5xx, network errors and rate limits; honour Retry-After."""
+    """Run a request, retrying 5xx, network errors and short rate limits in place.
+
+    Longer waits are handed to the job queue as GitHubUnavailable, which reschedules the job.
+    """
     for attempt in range(1, policy.attempts + 1):
         try:
             return request()
         except GitHubException as error:
-            wait, message = _retry_wait(error, attempt, policy)
-            if wait is None:
+            failure = _classify(error, policy)
+            if failure is None:
                 raise _refusal(error) from error
-            if attempt == policy.attempts or wait > policy.max_inline_wait:
-                raise GitHubUnavailable(message, timedelta(seconds=max(wait, 1.0))) from error
-            log.warning("GitHub request failed, retrying", extra={"wait_s": wait, "why": message})
-            policy.sleep(wait)
+            kind, wait, message = failure
+            inline = policy.base_delay * 2 ** (attempt - 1) if wait is None else wait
+            if (
+                attempt == policy.attempts
+                or inline > policy.max_inline_wait
+                or (kind == "secondary" and wait is None)  # at least a minute: not in place
+            ):
+                retry_after = None if wait is None else timedelta(seconds=wait)
+                raise GitHubUnavailable(message, retry_after, kind) from error
+            log.warning("GitHub request failed, retrying", extra={"wait_s": inline, "why": message})
+            policy.sleep(inline)
     raise AssertionError("unreachable")
 
 
-def _retry_wait(
-    error: GitHubException, attempt: int, policy: RetryPolicy
-) -> tuple[float | None, str]:
-    backoff = policy.base_delay * 2 ** (attempt - 1)
-    if isinstance(error, RateLimitExceeded):
-        return error.retry_after.total_seconds(), f"rate limited ({error.__class__.__name__})"
-    if isinstance(error, RequestFailed):
-        status = error.response.status_code
-        if status == 429 or status >= 500:
-            retry_after = error.response.headers.get("retry-after")
-            wait = float(retry_after) if retry_after and retry_after.isdigit() else backoff
-            return wait, f"GitHub answered {status}"
-        return None, f"GitHub answered {status}"
-    if isinstance(error, RequestError):
-        return backoff, f"could not reach GitHub ({error})"
-    return None, str(error)
+SECONDARY = re.compile(r"secondary rate limit|abuse detection", re.IGNORECASE)
+
+
+def _classify(error: GitHubException, policy: RetryPolicy) -> tuple[str, float | None, str] | None:
+    """(kind, the wait GitHub asked for or None, why) of a failure that can pass; else None."""
+    if not isinstance(error, RequestFailed):  # RequestFailed is a RequestError: test it first
+        if isinstance(error, RequestError):
+            return "outage", None, f"could not reach GitHub ({error})"
+        return None
+    response = error.response
+    status = response.status_code
+    headers = response.headers
+    retry_after = _seconds(headers.get("retry-after"))
+    if status >= 500:
+        return "outage", retry_after, f"GitHub answered {status}"
+    if status not in (403, 429):
+        return None
+    if retry_after is not None:
+        return "rate_limit", retry_after, f"rate limited ({status}, Retry-After {retry_after:g} s)"
+    secondary = bool(SECONDARY.search(_message(response)))
+    reset = _seconds(headers.get("x-ratelimit-reset"))
+    if headers.get("x-ratelimit-remaining") == "0" and reset is not None and not secondary:
+        wait = max(reset - policy.now().timestamp(), 0.0)
+        return (
+            "rate_limit",
+            wait,
+            f"primary rate limit exhausted ({status}), resets in {wait:.0f} s",
+        )
+    if secondary or status == 429:
+        return "secondary", None, f"secondary rate limit ({status}) without Retry-After"
+    return None
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return max(float(value), 0.0) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _message(response: Any) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return str(response.text[:500])
+    return str(data.get("message", "")) if isinstance(data, dict) else ""
 
 
 def _refusal(error: GitHubException) -> Exception:
     if isinstance(error, RequestFailed):
-        try:
-            message = error.response.json().get("message", "")
-        except ValueError:
-            message = error.response.text[:200]
-        return GitHubError(error.response.status_code, message)
+        return GitHubError(error.response.status_code, _message(error.response)[:200])
     return GitHubError(0, str(error))
 
 

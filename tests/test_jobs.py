@@ -112,11 +112,13 @@ def test_rate_limited_job_is_rescheduled_after_retry_after(client, fake_github, 
     def rescheduled():
         with db.session() as session:
             job = session.scalars(select(Job)).one()
-            return job if job.state == "queued" and job.attempts == 1 else None
+            # waiting out a rate limit spends no attempt
+            return job if job.state == "queued" and job.rate_limit_waits == 1 else None
 
     job = wait_until(rescheduled, what="the job to be rescheduled")
     wait_seconds = (job.run_after - utcnow()).total_seconds()
-    assert 100 < wait_seconds <= 121
+    assert 100 < wait_seconds <= 123  # Retry-After, and up to 2 s of jitter
+    assert job.attempts == 0
     assert "rate limited" in job.last_error
 
     with db.session() as session:  # time passes

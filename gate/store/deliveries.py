@@ -8,6 +8,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from gate.store.db import Database
+from gate.store.jobs import requeue_failed_delivery
 from gate.store.tables import Delivery, Job, utcnow
 
 
@@ -27,7 +28,8 @@ def record_delivery(
     """Store a delivery, and its processing job when a handler will act on it, in one transaction.
 
     Returns the delivery's primary key, or None when this delivery id was already stored
-    (GitHub keeps X-GitHub-Delivery on a manual redelivery).
+    (GitHub keeps X-GitHub-Delivery on a manual redelivery). A redelivery of a delivery whose
+    job failed queues that job again and returns the stored delivery's key.
     """
     now = utcnow()
     try:
@@ -70,8 +72,10 @@ def record_delivery(
             existing = session.scalar(
                 select(Delivery.id).where(Delivery.delivery_id == incoming.delivery_id)
             )
-        if existing is None:
-            raise
+            if existing is None:
+                raise
+            if requeue_failed_delivery(session, existing, utcnow()):
+                return existing
         return None
 
 
