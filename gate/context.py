@@ -8,7 +8,7 @@ from datetime import datetime
 
 from gate.features.indexes import HistoryIndexes
 from gate.git.mirror import Mirrors
-from gate.github import GitHubAPI
+from gate.github import GitHubAPI, GitHubAppAPI
 from gate.model.artifact import RiskModel
 from gate.model.registry import ModelChoice, ModelRegistry
 from gate.policy.loader import PolicyLoader
@@ -29,6 +29,7 @@ class Services:
     models: ModelRegistry
     # the worker's clock: tests compress hours of outage into seconds with their own
     clock: Callable[[], datetime] = utcnow
+    app: GitHubAppAPI | None = None  # the App itself: its deliveries and installations
 
     def model_for(self, repository: str) -> ModelChoice:
         """The repository's own promoted model when it has one with enough history, else the

@@ -118,6 +118,20 @@ class GitHubAPI(Protocol):
 
     def access_token(self) -> str: ...
 
+    def installation_repositories(self) -> list[str]: ...
+
+    def open_pull_requests(self, repo: Repo) -> list[dict[str, Any]]: ...
+
+
+class GitHubAppAPI(Protocol):
+    """What the App itself (its JWT, no installation) may ask: deliveries and installations."""
+
+    def failed_deliveries(self, since: datetime) -> list[dict[str, Any]]: ...
+
+    def redeliver(self, hook_delivery_id: int) -> None: ...
+
+    def installation_ids(self) -> list[int]: ...
+
 
 @dataclass
 class RetryPolicy:
@@ -194,6 +208,49 @@ class GitHubApp:
 
     def for_installation(self, installation_id: int) -> InstallationClient:
         return InstallationClient(self, installation_id)
+
+    def failed_deliveries(self, since: datetime) -> list[dict[str, Any]]:
+        """The App's webhook deliveries that failed since `since`, newest first.
+
+        GitHub pages them with a cursor in the Link header; the pages end where `since` is.
+        """
+        found: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            response = call_with_retries(
+                lambda c=cursor: self._app_client.rest.apps.list_webhook_deliveries(
+                    per_page=100, status="failure", **({"cursor": c} if c else {})
+                ),
+                self.retry,
+            )
+            page = response.json()
+            for item in page:
+                delivered = datetime.fromisoformat(str(item["delivered_at"]).replace("Z", "+00:00"))
+                if delivered < since:
+                    return found
+                found.append(item)
+            cursor = _next_cursor(response.headers.get("link", ""))
+            if not page or cursor is None:
+                return found
+
+    def redeliver(self, hook_delivery_id: int) -> None:
+        call_with_retries(
+            lambda: self._app_client.rest.apps.redeliver_webhook_delivery(hook_delivery_id),
+            self.retry,
+        )
+
+    def installation_ids(self) -> list[int]:
+        ids: list[int] = []
+        for page in range(1, 1000):
+            response = call_with_retries(
+                lambda p=page: self._app_client.rest.apps.list_installations(per_page=100, page=p),
+                self.retry,
+            )
+            listed = response.json()
+            ids += [int(item["id"]) for item in listed]
+            if len(listed) < 100:
+                break
+        return ids
 
 
 class InstallationClient:
@@ -370,6 +427,33 @@ class InstallationClient:
         response = self._call(lambda gh: gh.rest.issues.create(repo.owner, repo.name, data=data))
         return int(response.json()["number"])
 
+    def installation_repositories(self) -> list[str]:
+        """owner/name of every repository this installation may read."""
+        names: list[str] = []
+        for page in range(1, 1000):
+            listed = self._call(
+                lambda gh, p=page: gh.rest.apps.list_repos_accessible_to_installation(
+                    per_page=100, page=p
+                )
+            ).json()["repositories"]
+            names += [str(item["full_name"]) for item in listed]
+            if len(listed) < 100:
+                break
+        return names
+
+    def open_pull_requests(self, repo: Repo) -> list[dict[str, Any]]:
+        pulls: list[dict[str, Any]] = []
+        for page in range(1, 1000):
+            listed = self._call(
+                lambda gh, p=page: gh.rest.pulls.list(
+                    repo.owner, repo.name, state="open", per_page=100, page=p
+                )
+            ).json()
+            pulls += listed
+            if len(listed) < 100:
+                break
+        return pulls
+
     def remove_label(self, repo: Repo, number: int, label: str) -> None:
         try:
             self._call(lambda gh: gh.rest.issues.remove_label(repo.owner, repo.name, number, label))
@@ -456,6 +540,15 @@ def _refusal(error: GitHubException) -> Exception:
     if isinstance(error, RequestFailed):
         return GitHubError(error.response.status_code, _message(error.response)[:200])
     return GitHubError(0, str(error))
+
+
+def _next_cursor(link: str) -> str | None:
+    """The `cursor` of the Link header's rel="next" URL, if there is one."""
+    for part in link.split(","):
+        if 'rel="next"' in part:
+            found = re.search(r"[?&]cursor=([^&>]+)", part)
+            return found.group(1) if found else None
+    return None
 
 
 def _count_response(response: httpx.Response) -> None:

@@ -22,7 +22,7 @@ from gate.logs import delivery_context
 from gate.store import deliveries
 from gate.store import jobs as job_store
 from gate.store.tables import Delivery
-from gate.webhooks import handler_for, installation
+from gate.webhooks import handler_for, installation, recovery
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def give_up(services: Services, args: dict[str, Any]) -> None:
     """
     if job_store.state_of(services.db, int(args["job_id"])) != "failed":
         return
-    _, function = JOB_FUNCTIONS[str(args["kind"])]
+    _, function = JOB_FUNCTIONS.get(str(args["kind"]), (None, None))
     if function is not None:
         function(services, dict(args["args"]), str(args["error"]))
 
@@ -203,7 +203,9 @@ class Worker:
     """Threads that drain the job table; woken at once by the intake, else they poll.
 
     One more thread sweeps for held deployments past their expiry, at start and every minute,
-    so a restart never forgets to answer one.
+    so a restart never forgets to answer one; another recovers, at start and every
+    GATE_RECOVERY_INTERVAL_MINUTES, the deliveries GitHub failed to hand over and the pull
+    requests left without a check.
     """
 
     def __init__(
@@ -223,6 +225,10 @@ class Worker:
             threading.Thread(target=self._sweep, name="gate-sweeper", daemon=True),
             threading.Thread(target=self._keep_leases, name="gate-leases", daemon=True),
         ]
+        if services.app is not None and services.settings.recovery_interval_minutes > 0:
+            self._threads.append(
+                threading.Thread(target=self._recover, name="gate-recovery", daemon=True)
+            )
         self._running: set[int] = set()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -259,6 +265,18 @@ class Worker:
             except Exception:
                 log.exception("could not expire held deployments")
             self._stop.wait(self.sweep_seconds)
+
+    def _recover(self) -> None:
+        app = self.services.app
+        assert app is not None
+        while not self._stop.is_set():
+            for step in (recovery.redeliver_failed, recovery.reconcile):
+                try:
+                    if step(self.services, app):
+                        self.wake()
+                except Exception:  # GitHub down too: the next round tries again
+                    log.exception("recovery step failed", extra={"step": step.__name__})
+            self._stop.wait(self.services.settings.recovery_interval_minutes * 60)
 
     def _loop(self) -> None:
         while not self._stop.is_set():

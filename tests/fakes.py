@@ -321,7 +321,7 @@ class FakeGitHub:
             found = [
                 d
                 for d in self.hook_deliveries
-                if wanted is None or (d["status_code"] < 300) == (wanted == "success")
+                if wanted is None or (200 <= d["status_code"] < 300) == (wanted == "success")
             ]
             return 200, found, {}
         if method == "POST" and re.fullmatch(r"/app/hook/deliveries/\d+/attempts", path):

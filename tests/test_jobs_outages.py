@@ -18,6 +18,7 @@ from gate.jobs import run_one
 from gate.store import Job
 from gate.store import jobs as job_store
 from tests.conftest import ProjectRepo, deliver, needs_shared, pr_payload
+from tests.deploys.test_protection import Release
 from tests.fakes import FakeClock, FakeGitHub
 from tests.gitrepo import lines
 
@@ -200,3 +201,16 @@ def test_a_retry_after_the_status_went_out_does_not_post_it_twice(
     drain(gate, clock)
     assert len(fake_github.calls("POST", r".*/issues/\d+/labels")) == 5
     assert_one_check_and_one_status_each(fake_github, heads)
+
+
+def test_a_protection_rule_asked_during_an_outage_gets_exactly_one_answer(
+    gate, fake_github, clock, remotes
+):
+    release = Release(gate, fake_github, remotes, {"web/app.py": lines(81, "app")})
+    end = fake_github.outage(clock.now(), ("refused", 600), ("secondary", 600), ("500", 3600))
+    release.request()
+    drain(gate, clock)
+    assert clock.now() >= end
+    (answer,) = fake_github.reviews
+    assert answer["state"] == "approved" and answer["run_id"] == 4242
+    assert {job.state for job in jobs(gate)} == {"done"}

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from gate.cli.jobs import jobs_app
 from gate.settings import SettingsError, load_settings
 
 if TYPE_CHECKING:
@@ -518,33 +519,7 @@ def outcomes(
     raise typer.Exit(write_outcomes(_database(), repo, out))
 
 
-@app.command()
-def jobs(
-    state: Annotated[str, typer.Option(help="queued, running, done or failed")] = "failed",
-    limit: int = 50,
-) -> None:
-    """List jobs in a state, with their last error."""
-    from sqlalchemy import select
-
-    from gate.store import Database, Job
-
-    db = Database(load_settings().database_url)
-    db.migrate()
-    with db.session() as session:
-        rows = session.scalars(
-            select(Job).where(Job.state == state).order_by(Job.id.desc()).limit(limit)
-        ).all()
-    table = Table("id", "kind", "args", "attempts", "last error")
-    for job in rows:
-        table.add_row(
-            str(job.id),
-            job.kind,
-            json.dumps(job.args),
-            str(job.attempts),
-            (job.last_error or "")[:120],
-        )
-    console.print(table)
-
+app.add_typer(jobs_app, name="jobs")
 
 token_app = typer.Typer(help="API tokens: for CI jobs, approvers and admins.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
