@@ -269,14 +269,22 @@ class Worker:
     def _recover(self) -> None:
         app = self.services.app
         assert app is not None
+        settings = self.services.settings
+        reconciled_at = -float("inf")
         while not self._stop.is_set():
-            for step in (recovery.redeliver_failed, recovery.reconcile):
+            steps = [recovery.redeliver_failed]
+            reconcile_every = settings.reconcile_interval_minutes * 60
+            if reconcile_every > 0 and time.monotonic() - reconciled_at >= reconcile_every:
+                steps.append(recovery.reconcile)
+            for step in steps:
                 try:
                     if step(self.services, app):
                         self.wake()
+                    if step is recovery.reconcile:
+                        reconciled_at = time.monotonic()
                 except Exception:  # GitHub down too: the next round tries again
                     log.exception("recovery step failed", extra={"step": step.__name__})
-            self._stop.wait(self.services.settings.recovery_interval_minutes * 60)
+            self._stop.wait(settings.recovery_interval_minutes * 60)
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -46,10 +46,11 @@ def test_failed_deliveries_riskgate_never_stored_are_asked_for_again(make_client
     assert listed.status == 200
 
 
-def test_the_worker_asks_for_redeliveries_when_it_starts(make_client, fake_github):
+def test_the_worker_asks_for_redeliveries_and_reconciles_when_it_starts(make_client, fake_github):
     fake_github.hook_deliveries = [hook_delivery(21, "lost", 502, timedelta(minutes=1))]
     make_client(recovery_interval_minutes=15)
     wait_until(lambda: fake_github.redelivered == [21], what="the redelivery request")
+    wait_until(lambda: fake_github.calls("GET", "/app/installations"), what="the reconciler")
 
 
 def test_open_pull_requests_without_a_check_are_assessed(make_client, fake_github, remotes):
