@@ -69,6 +69,7 @@ def build_services(
         mirrors=Mirrors(settings.mirror_dir, objects),
         github=github_app.for_installation,
         indexes=HistoryIndexes(objects=objects),
+        app=github_app,
     )
 
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from gate.features.indexes import HistoryIndexes
 from gate.git.mirror import Mirrors
-from gate.github import GitHubAPI
+from gate.github import GitHubAPI, GitHubAppAPI
 from gate.model.artifact import RiskModel
 from gate.model.registry import ModelChoice, ModelRegistry
 from gate.policy.loader import PolicyLoader
 from gate.settings import Settings
 from gate.store import Database
+from gate.store.tables import utcnow
 
 
 @dataclass
@@ -25,6 +27,9 @@ class Services:
     indexes: HistoryIndexes
     policies: PolicyLoader
     models: ModelRegistry
+    # the worker's clock: tests compress hours of outage into seconds with their own
+    clock: Callable[[], datetime] = utcnow
+    app: GitHubAppAPI | None = None  # the App itself: its deliveries and installations
 
     def model_for(self, repository: str) -> ModelChoice:
         """The repository's own promoted model when it has one with enough history, else the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import ssl
 import threading
 import time
@@ -13,7 +14,7 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 from githubkit import AppAuthStrategy, GitHub, TokenAuthStrategy
-from githubkit.exception import GitHubException, RateLimitExceeded, RequestError, RequestFailed
+from githubkit.exception import GitHubException, RequestError, RequestFailed
 
 from gate import metrics
 
@@ -49,11 +50,23 @@ class GitHubError(RuntimeError):
 
 
 class GitHubUnavailable(RuntimeError):
-    """GitHub is failing or rate limiting us; try the job again after `retry_after`."""
+    """GitHub is failing or rate limiting us: the job is tried again later.
 
-    def __init__(self, message: str, retry_after: timedelta) -> None:
+    `kind` is "outage" (5xx, network), "rate_limit" (a primary limit, or any limit that said when
+    to come back) or "secondary" (a secondary limit without Retry-After). `retry_after` is the
+    wait GitHub asked for, None when it named none.
+    """
+
+    def __init__(
+        self, message: str, retry_after: timedelta | None = None, kind: str = "outage"
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.kind = kind
+
+    @property
+    def rate_limited(self) -> bool:
+        return self.kind != "outage"
 
 
 class GitHubAPI(Protocol):
@@ -66,6 +79,8 @@ class GitHubAPI(Protocol):
     def find_check_runs(self, repo: Repo, sha: str, name: str) -> list[tuple[int, str | None]]: ...
 
     def create_commit_status(self, repo: Repo, sha: str, body: dict[str, Any]) -> None: ...
+
+    def latest_status(self, repo: Repo, sha: str, context: str) -> dict[str, Any] | None: ...
 
     def add_labels(self, repo: Repo, number: int, labels: list[str]) -> None: ...
 
@@ -103,6 +118,20 @@ class GitHubAPI(Protocol):
 
     def access_token(self) -> str: ...
 
+    def installation_repositories(self) -> list[str]: ...
+
+    def open_pull_requests(self, repo: Repo) -> list[dict[str, Any]]: ...
+
+
+class GitHubAppAPI(Protocol):
+    """What the App itself (its JWT, no installation) may ask: deliveries and installations."""
+
+    def failed_deliveries(self, since: datetime) -> list[dict[str, Any]]: ...
+
+    def redeliver(self, hook_delivery_id: int) -> None: ...
+
+    def installation_ids(self) -> list[int]: ...
+
 
 @dataclass
 class RetryPolicy:
@@ -111,6 +140,8 @@ class RetryPolicy:
     # a wait longer than this is not slept in the worker thread: the job is rescheduled
     max_inline_wait: float = 10.0
     sleep: Callable[[float], None] = time.sleep
+    # the clock x-ratelimit-reset is read against; tests compress time with their own
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
 class _KeptTransport(httpx.HTTPTransport):
@@ -178,6 +209,49 @@ class GitHubApp:
     def for_installation(self, installation_id: int) -> InstallationClient:
         return InstallationClient(self, installation_id)
 
+    def failed_deliveries(self, since: datetime) -> list[dict[str, Any]]:
+        """The App's webhook deliveries that failed since `since`, newest first.
+
+        GitHub pages them with a cursor in the Link header; the pages end where `since` is.
+        """
+        found: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            response = call_with_retries(
+                lambda c=cursor: self._app_client.rest.apps.list_webhook_deliveries(
+                    per_page=100, status="failure", **({"cursor": c} if c else {})
+                ),
+                self.retry,
+            )
+            page = response.json()
+            for item in page:
+                delivered = datetime.fromisoformat(str(item["delivered_at"]).replace("Z", "+00:00"))
+                if delivered < since:
+                    return found
+                found.append(item)
+            cursor = _next_cursor(response.headers.get("link", ""))
+            if not page or cursor is None:
+                return found
+
+    def redeliver(self, hook_delivery_id: int) -> None:
+        call_with_retries(
+            lambda: self._app_client.rest.apps.redeliver_webhook_delivery(hook_delivery_id),
+            self.retry,
+        )
+
+    def installation_ids(self) -> list[int]:
+        ids: list[int] = []
+        for page in range(1, 1000):
+            response = call_with_retries(
+                lambda p=page: self._app_client.rest.apps.list_installations(per_page=100, page=p),
+                self.retry,
+            )
+            listed = response.json()
+            ids += [int(item["id"]) for item in listed]
+            if len(listed) < 100:
+                break
+        return ids
+
 
 class InstallationClient:
     """GitHubAPI for one installation, authenticated with its (cached) token."""
@@ -214,6 +288,15 @@ class InstallationClient:
         self._call(
             lambda gh: gh.rest.repos.create_commit_status(repo.owner, repo.name, sha, data=body)
         )
+
+    def latest_status(self, repo: Repo, sha: str, context: str) -> dict[str, Any] | None:
+        """The newest commit status of `context` on a commit (GitHub lists newest first)."""
+        response = self._call(
+            lambda gh: gh.rest.repos.list_commit_statuses_for_ref(
+                repo.owner, repo.name, sha, per_page=100
+            )
+        )
+        return next((s for s in response.json() if s.get("context") == context), None)
 
     def add_labels(self, repo: Repo, number: int, labels: list[str]) -> None:
         self._call(
@@ -344,6 +427,33 @@ class InstallationClient:
         response = self._call(lambda gh: gh.rest.issues.create(repo.owner, repo.name, data=data))
         return int(response.json()["number"])
 
+    def installation_repositories(self) -> list[str]:
+        """owner/name of every repository this installation may read."""
+        names: list[str] = []
+        for page in range(1, 1000):
+            listed = self._call(
+                lambda gh, p=page: gh.rest.apps.list_repos_accessible_to_installation(
+                    per_page=100, page=p
+                )
+            ).json()["repositories"]
+            names += [str(item["full_name"]) for item in listed]
+            if len(listed) < 100:
+                break
+        return names
+
+    def open_pull_requests(self, repo: Repo) -> list[dict[str, Any]]:
+        pulls: list[dict[str, Any]] = []
+        for page in range(1, 1000):
+            listed = self._call(
+                lambda gh, p=page: gh.rest.pulls.list(
+                    repo.owner, repo.name, state="open", per_page=100, page=p
+                )
+            ).json()
+            pulls += listed
+            if len(listed) < 100:
+                break
+        return pulls
+
     def remove_label(self, repo: Repo, number: int, label: str) -> None:
         try:
             self._call(lambda gh: gh.rest.issues.remove_label(repo.owner, repo.name, number, label))
@@ -353,47 +463,92 @@ class InstallationClient:
 
 
 def call_with_retries(request: Callable[[], T], policy: RetryPolicy) -> T:
-    """Run a request, retrying 5xx, network errors and rate limits; honour Retry-After."""
+    """Run a request, retrying 5xx, network errors and short rate limits in place.
+
+    Longer waits are handed to the job queue as GitHubUnavailable, which reschedules the job.
+    """
     for attempt in range(1, policy.attempts + 1):
         try:
             return request()
         except GitHubException as error:
-            wait, message = _retry_wait(error, attempt, policy)
-            if wait is None:
+            failure = _classify(error, policy)
+            if failure is None:
                 raise _refusal(error) from error
-            if attempt == policy.attempts or wait > policy.max_inline_wait:
-                raise GitHubUnavailable(message, timedelta(seconds=max(wait, 1.0))) from error
-            log.warning("GitHub request failed, retrying", extra={"wait_s": wait, "why": message})
-            policy.sleep(wait)
+            kind, wait, message = failure
+            inline = policy.base_delay * 2 ** (attempt - 1) if wait is None else wait
+            if (
+                attempt == policy.attempts
+                or inline > policy.max_inline_wait
+                or (kind == "secondary" and wait is None)  # at least a minute: not in place
+            ):
+                retry_after = None if wait is None else timedelta(seconds=wait)
+                raise GitHubUnavailable(message, retry_after, kind) from error
+            log.warning("GitHub request failed, retrying", extra={"wait_s": inline, "why": message})
+            policy.sleep(inline)
     raise AssertionError("unreachable")
 
 
-def _retry_wait(
-    error: GitHubException, attempt: int, policy: RetryPolicy
-) -> tuple[float | None, str]:
-    backoff = policy.base_delay * 2 ** (attempt - 1)
-    if isinstance(error, RateLimitExceeded):
-        return error.retry_after.total_seconds(), f"rate limited ({error.__class__.__name__})"
-    if isinstance(error, RequestFailed):
-        status = error.response.status_code
-        if status == 429 or status >= 500:
-            retry_after = error.response.headers.get("retry-after")
-            wait = float(retry_after) if retry_after and retry_after.isdigit() else backoff
-            return wait, f"GitHub answered {status}"
-        return None, f"GitHub answered {status}"
-    if isinstance(error, RequestError):
-        return backoff, f"could not reach GitHub ({error})"
-    return None, str(error)
+SECONDARY = re.compile(r"secondary rate limit|abuse detection", re.IGNORECASE)
+
+
+def _classify(error: GitHubException, policy: RetryPolicy) -> tuple[str, float | None, str] | None:
+    """(kind, the wait GitHub asked for or None, why) of a failure that can pass; else None."""
+    if not isinstance(error, RequestFailed):  # RequestFailed is a RequestError: test it first
+        if isinstance(error, RequestError):
+            return "outage", None, f"could not reach GitHub ({error})"
+        return None
+    response = error.response
+    status = response.status_code
+    headers = response.headers
+    retry_after = _seconds(headers.get("retry-after"))
+    if status >= 500:
+        return "outage", retry_after, f"GitHub answered {status}"
+    if status not in (403, 429):
+        return None
+    if retry_after is not None:
+        return "rate_limit", retry_after, f"rate limited ({status}, Retry-After {retry_after:g} s)"
+    secondary = bool(SECONDARY.search(_message(response)))
+    reset = _seconds(headers.get("x-ratelimit-reset"))
+    if headers.get("x-ratelimit-remaining") == "0" and reset is not None and not secondary:
+        wait = max(reset - policy.now().timestamp(), 0.0)
+        return (
+            "rate_limit",
+            wait,
+            f"primary rate limit exhausted ({status}), resets in {wait:.0f} s",
+        )
+    if secondary or status == 429:
+        return "secondary", None, f"secondary rate limit ({status}) without Retry-After"
+    return None
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return max(float(value), 0.0) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _message(response: Any) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return str(response.text[:500])
+    return str(data.get("message", "")) if isinstance(data, dict) else ""
 
 
 def _refusal(error: GitHubException) -> Exception:
     if isinstance(error, RequestFailed):
-        try:
-            message = error.response.json().get("message", "")
-        except ValueError:
-            message = error.response.text[:200]
-        return GitHubError(error.response.status_code, message)
+        return GitHubError(error.response.status_code, _message(error.response)[:200])
     return GitHubError(0, str(error))
+
+
+def _next_cursor(link: str) -> str | None:
+    """The `cursor` of the Link header's rel="next" URL, if there is one."""
+    for part in link.split(","):
+        if 'rel="next"' in part:
+            found = re.search(r"[?&]cursor=([^&>]+)", part)
+            return found.group(1) if found else None
+    return None
 
 
 def _count_response(response: httpx.Response) -> None:

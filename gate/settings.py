@@ -49,7 +49,15 @@ class Settings(BaseSettings):
 
     worker_enabled: bool = True
     worker_threads: int = Field(default=2, ge=1, le=64)
+    # attempts for errors of riskgate's own (a bug, a broken repository); GitHub being down or
+    # rate limiting is retried for the time budget instead, spending no attempt on a rate limit
     job_max_attempts: int = Field(default=5, ge=1, le=50)
+    job_retry_budget_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    job_backoff_cap_seconds: float = Field(default=600.0, ge=1)
+    # asking GitHub to redeliver failed webhook deliveries; 0 turns recovery off
+    recovery_interval_minutes: float = Field(default=15.0, ge=0)
+    # the open-PR reconciler (a request per repository and round): at start, then this often
+    reconcile_interval_minutes: float = Field(default=60.0, ge=0)
     job_lease_seconds: float = Field(default=60.0, gt=0)
     log_json: bool = True
     log_level: str = "INFO"

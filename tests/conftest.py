@@ -113,6 +113,7 @@ def settings(
         public_url="https://gate.example.com",
         worker_threads=2,
         job_lease_seconds=30,
+        recovery_interval_minutes=0,  # tests that want the recovery thread turn it on
         log_json=False,
     )
 

@@ -1,12 +1,14 @@
 """A fake GitHub at the network edge: validates every request against GitHub's OpenAPI description.
 
 It keeps just enough state (tokens, check runs, statuses, labels) to answer like GitHub, records
-every request, and can be told to fail the next requests to a path (5xx, rate limits).
+every request, and can be told to fail the next requests to a path (5xx, rate limits), or to go
+through phases of an outage on a clock the test controls (`outage`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import threading
@@ -20,7 +22,8 @@ from typing import Any
 import httpx
 import jwt
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+# GATE_SHARED_DIR: a checkout whose ../shared is elsewhere (a worktree) points at it
+SHARED = Path(os.environ.get("GATE_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")
 OPENAPI_PATH = SHARED / "conformance" / "github-openapi" / "api.github.com.json"
 STORAGE_HOST = "pipelines.actions.githubusercontent.com"
 
@@ -59,6 +62,7 @@ class Recorded:
     path: str
     body: Any
     status: int
+    at: datetime | None = None  # on the fake's clock, where it has one
 
 
 @dataclass
@@ -69,6 +73,38 @@ class Fault:
     headers: dict[str, str]
     body: dict[str, Any]
     times: int
+
+
+@dataclass
+class Phase:
+    """From `start` to `end` (the fake's clock), every API request fails as `kind` says:
+    "500", "429" (with Retry-After), "secondary" (403, no Retry-After), "primary" (403,
+    x-ratelimit-remaining 0 and the reset at `end`) or "refused" (no connection at all)."""
+
+    start: datetime
+    end: datetime
+    kind: str
+    retry_after: int = 20
+
+
+class FakeClock:
+    """Time that passes only when told: the worker's clock, its sleeps and the fake's phases."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime.now(UTC)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self._now += timedelta(seconds=seconds)
+
+    def advance_to(self, when: datetime) -> None:
+        with self._lock:
+            self._now = max(self._now, when)
 
 
 @dataclass
@@ -98,8 +134,17 @@ class FakeGitHub:
     pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
     token_lifetime: timedelta = timedelta(hours=1)
     faults: list[Fault] = field(default_factory=list)
+    phases: list[Phase] = field(default_factory=list)
+    clock: Any = None  # a FakeClock for phases; None: the wall clock
+    hook_deliveries: list[dict[str, Any]] = field(default_factory=list)  # newest first
+    redelivered: list[int] = field(default_factory=list)  # hook delivery ids asked for again
+    installations: list[int] = field(default_factory=list)
+    repositories: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # per installation
+    pulls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # open PRs per repo
     validate: bool = True
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _token_installation: dict[str, int] = field(default_factory=dict)
+    _credential: str = ""
     _ids: int = 1000
 
     @property
@@ -119,6 +164,37 @@ class FakeGitHub:
         self.faults.append(
             Fault(method, path_pattern, status, headers or {}, {"message": message}, times)
         )
+
+    def outage(self, start: datetime, *kinds: tuple[str, float]) -> datetime:
+        """Phases back to back from `start`: (kind, seconds) each. Returns when they end."""
+        for kind, seconds in kinds:
+            end = start + timedelta(seconds=seconds)
+            self.phases.append(Phase(start, end, kind))
+            start = end
+        return start
+
+    def _now(self) -> datetime:
+        return self.clock.now() if self.clock is not None else datetime.now(UTC)
+
+    def _phase(self) -> Phase | None:
+        now = self._now()
+        return next((p for p in self.phases if p.start <= now < p.end), None)
+
+    def _phase_answer(self, phase: Phase) -> tuple[int, Any, dict[str, str]]:
+        if phase.kind == "500":
+            return 500, {"message": "Server Error"}, {}
+        if phase.kind == "429":
+            return 429, {"message": "Too many requests"}, {"retry-after": str(phase.retry_after)}
+        if phase.kind == "secondary":
+            message = "You have exceeded a secondary rate limit. Please wait a few minutes."
+            return 403, {"message": message}, {}
+        if phase.kind == "primary":
+            headers = {
+                "x-ratelimit-remaining": "0",
+                "x-ratelimit-reset": str(int(phase.end.timestamp()) + 1),
+            }
+            return 403, {"message": "API rate limit exceeded"}, headers
+        raise AssertionError(f"unknown phase {phase.kind!r}")
 
     def calls(self, method: str, pattern: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == method and re.fullmatch(pattern, r.path)]
@@ -142,10 +218,22 @@ class FakeGitHub:
                 self.violations.append(f"storage download {request.url}: token sent or unknown")
                 return httpx.Response(403)
             return httpx.Response(200, content=artifact["content"])
+        phase = self._phase()
+        if phase is not None and phase.kind == "refused":
+            with self._lock:
+                self.requests.append(
+                    Recorded(request.method, request.url.path, None, 0, self._now())
+                )
+            raise httpx.ConnectError("connection refused (injected)", request=request)
         with self._lock:
             body = json.loads(request.content) if request.content else None
-            status, answer, headers = self._answer(request, body)
-            self.requests.append(Recorded(request.method, request.url.path, body, status))
+            if phase is not None:
+                status, answer, headers = self._phase_answer(phase)
+            else:
+                status, answer, headers = self._answer(request, body)
+            self.requests.append(
+                Recorded(request.method, request.url.path, body, status, self._now())
+            )
         if answer is None:
             return httpx.Response(status, headers=headers)
         return httpx.Response(status, json=answer, headers=headers)
@@ -167,6 +255,7 @@ class FakeGitHub:
         auth_problem = self._check_auth(request)
         if auth_problem:
             return 401, {"message": auth_problem}, {}
+        self._credential = request.headers.get("authorization", "").partition(" ")[2]
         return self._route(request.method, request.url.path, request.url.params, body)
 
     def _validate(self, request: httpx.Request) -> str | None:
@@ -208,6 +297,7 @@ class FakeGitHub:
             token = "ghs_" + secrets.token_hex(18)
             expires = datetime.now(UTC) + self.token_lifetime
             self.tokens[token] = expires
+            self._token_installation[token] = int(parts[2])
             return 201, {"token": token, "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}, {}
         if method == "POST" and re.fullmatch(r"/repos/[^/]+/[^/]+/check-runs", path):
             self._ids += 1
@@ -228,6 +318,28 @@ class FakeGitHub:
                 and run["name"] == query.get("check_name", run["name"])
             ]
             return 200, {"total_count": len(runs), "check_runs": runs}, {}
+        if method == "GET" and re.fullmatch(r"/repos/[^/]+/[^/]+/commits/[^/]+/statuses", path):
+            found = [s for s in reversed(self.statuses) if s["sha"] == parts[-2]]  # newest first
+            return 200, [{"id": i, **s} for i, s in enumerate(found)], {}
+        if method == "GET" and path == "/app/hook/deliveries":
+            wanted = query.get("status")
+            found = [
+                d
+                for d in self.hook_deliveries
+                if wanted is None or (200 <= d["status_code"] < 300) == (wanted == "success")
+            ]
+            return 200, found, {}
+        if method == "POST" and re.fullmatch(r"/app/hook/deliveries/\d+/attempts", path):
+            self.redelivered.append(int(parts[-2]))
+            return 202, {}, {}
+        if method == "GET" and path == "/app/installations":
+            return 200, [_installation(i) for i in self.installations], {}
+        if method == "GET" and path == "/installation/repositories":
+            installation = self._token_installation.get(self._credential, 0)
+            repos = self.repositories.get(installation, [])
+            return 200, {"total_count": len(repos), "repositories": repos}, {}
+        if method == "GET" and re.fullmatch(r"/repos/[^/]+/[^/]+/pulls", path):
+            return 200, self.pulls.get(f"{parts[1]}/{parts[2]}", []), {}
         if method == "POST" and re.fullmatch(r"/repos/[^/]+/[^/]+/statuses/[0-9a-f]+", path):
             self.statuses.append({"sha": parts[-1], **body})
             return 201, {"id": len(self.statuses), **body}, {}
@@ -329,6 +441,28 @@ def _page(items: list[dict[str, Any]], query: httpx.QueryParams) -> list[dict[st
     size = int(query.get("per_page", 30))
     start = (int(query.get("page", 1)) - 1) * size
     return items[start : start + size]
+
+
+def _installation(installation_id: int) -> dict[str, Any]:
+    return {
+        "id": installation_id,
+        "account": None,
+        "repository_selection": "selected",
+        "access_tokens_url": f"https://api.github.com/app/installations/{installation_id}/access_tokens",
+        "repositories_url": "https://api.github.com/installation/repositories",
+        "html_url": f"https://github.com/settings/installations/{installation_id}",
+        "app_id": 1,
+        "target_id": 1,
+        "target_type": "Organization",
+        "permissions": {},
+        "events": [],
+        "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-01-01T00:00:00Z",
+        "single_file_name": None,
+        "app_slug": "riskgate",
+        "suspended_by": None,
+        "suspended_at": None,
+    }
 
 
 class FakeGitHubServer:

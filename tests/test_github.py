@@ -138,3 +138,55 @@ def test_find_check_runs_returns_ids_and_external_ids(github_app, fake_github):
     client = github_app.for_installation(1)
     created = client.create_check_run(REPO, {**CHECK, "external_id": "assessment-5"})
     assert client.find_check_runs(REPO, "a" * 40, "risk-gate") == [(created, "assessment-5")]
+
+
+def test_secondary_limit_without_retry_after_is_handed_back_not_refused(
+    github_app, fake_github, slept
+):
+    fake_github.fail_next(
+        "POST",
+        r".*/check-runs",
+        403,
+        message="You have exceeded a secondary rate limit. Please wait a few minutes.",
+    )
+    with pytest.raises(GitHubUnavailable) as raised:
+        github_app.for_installation(1).create_check_run(REPO, CHECK)
+    assert raised.value.kind == "secondary" and raised.value.retry_after is None
+    assert slept == []  # at least a minute: the job queue waits, not the thread
+
+
+def test_a_plain_403_is_still_a_refusal(github_app, fake_github, slept):
+    fake_github.fail_next("POST", r".*/check-runs", 403, message="Resource not accessible")
+    with pytest.raises(GitHubError) as raised:
+        github_app.for_installation(1).create_check_run(REPO, CHECK)
+    assert raised.value.status == 403 and slept == []
+
+
+def test_a_primary_limit_waits_for_its_reset_on_the_policys_clock(fake_github, app_key, slept):
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    app = GitHubApp(
+        APP_ID,
+        app_key[0],
+        transport=fake_github.transport,
+        retry=RetryPolicy(sleep=slept.append, now=lambda: now),
+    )
+    reset = int((now + timedelta(minutes=30)).timestamp())
+    fake_github.fail_next(
+        "POST",
+        r".*/check-runs",
+        403,
+        headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)},
+        message="API rate limit exceeded",
+    )
+    with pytest.raises(GitHubUnavailable) as raised:
+        app.for_installation(1).create_check_run(REPO, CHECK)
+    assert raised.value.kind == "rate_limit"
+    assert raised.value.retry_after == timedelta(minutes=30)
+
+
+def test_refused_connections_are_an_outage(github_app, fake_github, slept):
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    fake_github.outage(start, ("refused", 3600))
+    with pytest.raises(GitHubUnavailable) as raised:
+        github_app.for_installation(1).create_check_run(REPO, CHECK)
+    assert raised.value.kind == "outage" and slept == [0.5, 1.0, 2.0]

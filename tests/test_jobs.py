@@ -8,6 +8,9 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from gate import jobs
+from gate.errors import PermanentError
+from gate.github import GitHubError, GitHubUnavailable
 from gate.store import Delivery, Job
 from gate.store import jobs as job_store
 from gate.store.deliveries import IncomingDelivery, record_delivery
@@ -112,14 +115,60 @@ def test_rate_limited_job_is_rescheduled_after_retry_after(client, fake_github, 
     def rescheduled():
         with db.session() as session:
             job = session.scalars(select(Job)).one()
-            return job if job.state == "queued" and job.attempts == 1 else None
+            # waiting out a rate limit spends no attempt
+            return job if job.state == "queued" and job.rate_limit_waits == 1 else None
 
     job = wait_until(rescheduled, what="the job to be rescheduled")
     wait_seconds = (job.run_after - utcnow()).total_seconds()
-    assert 100 < wait_seconds <= 121
+    assert 100 < wait_seconds <= 123  # Retry-After, and up to 2 s of jitter
+    assert job.attempts == 0
     assert "rate limited" in job.last_error
 
     with db.session() as session:  # time passes
         session.execute(update(Job).values(run_after=utcnow()))
     client.app.state.worker.wake()
     wait_until(lambda: fake_github.statuses, what="the check after the rate limit")
+
+
+def claimed(attempt: int = 1, waits: int = 0, failing_for: timedelta | None = None):
+    since = utcnow() - failing_for if failing_for is not None else None
+    return job_store.ClaimedJob(1, "process_delivery", {}, attempt, 5, since, waits)
+
+
+def test_backoff_doubles_with_jitter_up_to_its_cap():
+    for attempt in range(1, 30):
+        seconds = jobs.backoff(attempt, cap=600).total_seconds()
+        step = min(2.0 * 2 ** (attempt - 1), 600)
+        assert step / 2 <= seconds <= step
+    assert jobs.backoff(40, cap=600).total_seconds() <= 600
+
+
+def test_a_secondary_limit_without_retry_after_waits_a_minute_then_doubles():
+    limited = GitHubUnavailable("secondary rate limit", None, "secondary")
+    waits = [jobs.retry_delay(limited, claimed(waits=n), cap=600) for n in range(6)]
+    assert all(rate_limited for _, rate_limited in waits)
+    seconds = [delay.total_seconds() for delay, _ in waits]
+    assert 60 <= seconds[0] <= 75 and 120 <= seconds[1] <= 150 and 240 <= seconds[2] <= 300
+    assert all(600 <= s <= 750 for s in seconds[4:])  # capped, never under the minimum
+
+
+def test_retry_after_and_a_primary_reset_are_honoured_and_spend_no_attempt():
+    limited = GitHubUnavailable("rate limited", timedelta(seconds=20), "rate_limit")
+    delay, rate_limited = jobs.retry_delay(limited, claimed(attempt=3), cap=600)
+    assert rate_limited and 20 <= delay.total_seconds() <= 22
+    outage = GitHubUnavailable("GitHub answered 502", None, "outage")
+    delay, rate_limited = jobs.retry_delay(outage, claimed(attempt=3), cap=600)
+    assert not rate_limited and 4 <= delay.total_seconds() <= 8
+
+
+def test_a_job_gives_up_only_on_what_cannot_pass_or_when_the_budget_is_spent():
+    budget, now = timedelta(hours=24), utcnow()
+    outage = GitHubUnavailable("GitHub answered 500", None, "outage")
+    assert not jobs.gives_up(
+        outage, claimed(attempt=200, failing_for=timedelta(hours=23)), now, budget
+    )
+    assert jobs.gives_up(outage, claimed(attempt=2, failing_for=timedelta(hours=25)), now, budget)
+    assert jobs.gives_up(GitHubError(422, "Validation Failed"), claimed(), now, budget)
+    assert jobs.gives_up(PermanentError("no such delivery"), claimed(), now, budget)
+    assert not jobs.gives_up(RuntimeError("a bug"), claimed(attempt=4), now, budget)
+    assert jobs.gives_up(RuntimeError("a bug"), claimed(attempt=5), now, budget)

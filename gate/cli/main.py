@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from gate.cli import assess, deploys, policy, reports, service, tokens, training_commands
+from gate.cli import assess, deploys, jobs, policy, reports, service, tokens, training_commands
 
 app = typer.Typer(help="riskgate: gate changes by learned risk.", no_args_is_help=True)
 app.add_typer(service.app)  # serve, worker
@@ -14,7 +14,8 @@ app.add_typer(assess.app)
 app.add_typer(training_commands.app)  # mine, label, train, models, evaluate
 app.add_typer(reports.app)  # audit, report
 app.add_typer(deploys.app)  # pending, approve, reject, judge, watches, unfreeze, outcomes
-app.add_typer(service.jobs_app, name="jobs")
+service.jobs_app.command("retry")(jobs.retry)
+app.add_typer(service.jobs_app, name="jobs")  # list; retry
 app.add_typer(tokens.app, name="token")
 app.add_typer(policy.app, name="policy")
 

@@ -118,3 +118,19 @@ def _fill(row: Assessment, fields: Mapping[str, Any]) -> None:
 def get(db: Database, assessment_id: int) -> Assessment | None:
     with db.session() as session:
         return session.get(Assessment, assessment_id)
+
+
+def known_pr_head(db: Database, repository: str, pr_number: int, head_sha: str) -> bool:
+    """Whether riskgate has (or is making) an assessment of this pull request head."""
+    with db.session() as session:
+        found = session.scalar(
+            select(Assessment.id)
+            .where(
+                Assessment.kind == "pr",
+                Assessment.repository == repository,
+                Assessment.pr_number == pr_number,
+                Assessment.head_sha == head_sha,
+            )
+            .limit(1)
+        )
+    return found is not None

@@ -8,6 +8,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from gate.store.db import Database
+from gate.store.jobs import requeue_failed_delivery
 from gate.store.tables import Delivery, Job, utcnow
 
 
@@ -27,7 +28,8 @@ def record_delivery(
     """Store a delivery, and its processing job when a handler will act on it, in one transaction.
 
     Returns the delivery's primary key, or None when this delivery id was already stored
-    (GitHub keeps X-GitHub-Delivery on a manual redelivery).
+    (GitHub keeps X-GitHub-Delivery on a manual redelivery). A redelivery of a delivery whose
+    job failed queues that job again and returns the stored delivery's key.
     """
     now = utcnow()
     try:
@@ -70,8 +72,10 @@ def record_delivery(
             existing = session.scalar(
                 select(Delivery.id).where(Delivery.delivery_id == incoming.delivery_id)
             )
-        if existing is None:
-            raise
+            if existing is None:
+                raise
+            if requeue_failed_delivery(session, existing, utcnow()):
+                return existing
         return None
 
 
@@ -80,3 +84,32 @@ def set_outcome(db: Database, delivery_pk: int, outcome: str) -> None:
         delivery = session.get(Delivery, delivery_pk)
         if delivery is not None:
             delivery.outcome = outcome
+
+
+def stored_ids(db: Database, delivery_ids: list[str]) -> set[str]:
+    """Which of these X-GitHub-Delivery ids riskgate has stored."""
+    found: set[str] = set()
+    with db.session() as session:
+        for start in range(0, len(delivery_ids), 500):
+            chunk = delivery_ids[start : start + 500]
+            found |= set(
+                session.scalars(select(Delivery.delivery_id).where(Delivery.delivery_id.in_(chunk)))
+            )
+    return found
+
+
+def pending_for_repository(db: Database, repository: str) -> bool:
+    """Whether a delivery for this repository waits for its first attempt."""
+    with db.session() as session:
+        found = session.scalar(
+            select(Job.id)
+            .join(Delivery, Delivery.id == Job.delivery_pk)
+            .where(
+                Delivery.repository == repository,
+                Job.kind == "process_delivery",
+                Job.state.in_(("queued", "running")),
+                Job.attempts == 0,
+            )
+            .limit(1)
+        )
+    return found is not None

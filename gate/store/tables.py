@@ -91,6 +91,10 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
+    # the retry budget counts from the first failure of the current run of failures
+    failing_since: Mapped[datetime | None] = mapped_column()
+    # rate-limit waits spend no attempt; secondary limits back off on this count
+    rate_limit_waits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Assessment(Base):

@@ -128,7 +128,8 @@ def handle(services: Services, delivery: Delivery, payload: dict[str, Any]) -> N
         f"{status['state']}: {status['description']}",
         **versions,
     )
-    github.create_commit_status(change.repo, change.head_sha, status)
+    if not (started.existed and _already_posted(github, change, status)):
+        github.create_commit_status(change.repo, change.head_sha, status)
     _set_label(services, github, change, started.id, result)
 
 
@@ -209,6 +210,14 @@ def _find_check_run(github: GitHubAPI, change: PullRequestChange, external_id: s
         if found_external_id == external_id:
             return check_run_id
     return None
+
+
+def _already_posted(github: GitHubAPI, change: PullRequestChange, status: dict[str, Any]) -> bool:
+    """A retry after the status went out (a later step failed) must not post it twice."""
+    latest = github.latest_status(change.repo, change.head_sha, status["context"])
+    return latest is not None and all(
+        latest.get(key) == status[key] for key in ("state", "description", "target_url")
+    )
 
 
 def _update_fields(body: dict[str, Any]) -> dict[str, Any]:

@@ -176,9 +176,11 @@ def test_fail_closed_rejects_when_assessment_fails(make_client, fake_github, rem
     assert answer["state"] == "rejected" and "fail-closed" in answer["comment"]
 
 
-def test_a_callback_github_refuses_is_retried_then_recorded(make_client, fake_github, remotes):
-    client = make_client(job_max_attempts=2)
-    fake_github.fail_next("POST", r".*/deployment_protection_rule", 502, times=10)
+def test_a_callback_github_refuses_is_recorded(make_client, fake_github, remotes):
+    client = make_client()
+    fake_github.fail_next(
+        "POST", r".*/deployment_protection_rule", 422, times=10, message="Validation Failed"
+    )
     release = Release(client, fake_github, remotes, {"web/app.py": lines(81, "app")})
     release.request()
     from gate.store import audit
@@ -187,8 +189,21 @@ def test_a_callback_github_refuses_is_retried_then_recorded(make_client, fake_gi
         entries = audit.entries(client.app.state.services.db, release.project.full_name)
         return [e for e in entries if e.action == "deployment.answer_failed"]
 
-    wait_until(failure, timeout=60, what="the recorded failure")
+    (entry,) = wait_until(failure, timeout=60, what="the recorded failure")
+    assert "422" in entry.reason
     assert release.deployment().answer == "approved"  # the decision stands, on record
+
+
+def test_a_callback_github_cannot_take_yet_is_retried_until_it_does(
+    make_client, fake_github, remotes
+):
+    client = make_client(job_max_attempts=1)  # outages spend time, not attempts
+    fake_github.fail_next("POST", r".*/deployment_protection_rule", 502, times=6)
+    release = Release(client, fake_github, remotes, {"web/app.py": lines(81, "app")})
+    release.request()
+    answer = release.review()
+    assert answer["state"] == "approved"
+    assert len(fake_github.calls("POST", r".*/deployment_protection_rule")) == 7
 
 
 @pytest.mark.parametrize("state", ["success", "failure"])
