@@ -101,18 +101,42 @@ def test_an_hour_of_mixed_failures_loses_no_check_and_doubles_none(
         ("500", 1800),
         ("secondary", 600),
     )
-    early = open_prs(project, gate, range(1, 5))
+    early = open_prs(project, gate, range(1, 4))
     drain(gate, clock, until=start + timedelta(minutes=10))
     assert fake_github.check_runs == {} and fake_github.statuses == []
-    late = open_prs(project, gate, range(5, 7))  # arrive in the middle of it
+    late = open_prs(project, gate, range(4, 6))  # arrive in the middle of it
     drain(gate, clock)
 
     assert clock.now() >= end
     assert_one_check_and_one_status_each(fake_github, early | late)
     states = [(job.kind, job.state) for job in jobs(gate)]
-    assert states == [("process_delivery", "done")] * 6
-    # waits of rate limits spent no attempt: 6 jobs over an hour of trouble stayed far from 50
+    assert states == [("process_delivery", "done")] * 5
+    # waits of rate limits spent no attempt: 5 jobs over an hour of trouble stayed far from 50
     assert all(job.attempts < 20 for job in jobs(gate))
+
+
+# what issue 16 saw on a bad day (failed for good: 10 of 20, 10 of 10, 5 of 5, 6 of 6)
+BAD_DAY = {
+    "500 for 120 s": ([("500", 120)], 20),
+    "429 Retry-After 20 for 150 s": ([("429", 150)], 10),
+    "secondary 403 for 150 s": ([("secondary", 150)], 5),
+    "5.5 minutes of mixed kinds": (
+        [("500", 60), ("429", 60), ("secondary", 90), ("refused", 60), ("primary", 60)],
+        6,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_DAY))
+def test_the_bad_day_of_issue_16_loses_nothing(case, gate, fake_github, clock, remotes):
+    phases, count = BAD_DAY[case]
+    fake_github.outage(clock.now(), *phases)
+    heads = open_prs(ProjectRepo(remotes), gate, range(1, count + 1))
+    drain(gate, clock)
+    assert_one_check_and_one_status_each(fake_github, heads)
+    assert {job.state for job in jobs(gate)} == {"done"}
+    if case.startswith("429"):
+        assert {job.attempts for job in jobs(gate)} == {1}  # the waits spent no attempt
 
 
 def test_secondary_limit_without_retry_after_waits_a_minute_then_backs_off(

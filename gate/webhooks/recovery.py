@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from gate.context import Services
-from gate.github import GitHubAppAPI, Repo
+from gate.github import GitHubAppAPI, GitHubError, Repo
 from gate.pulls import checks
 from gate.store import assessments, deliveries
 from gate.store.deliveries import IncomingDelivery, record_delivery
@@ -36,7 +36,11 @@ def redeliver_failed(services: Services, app: GitHubAppAPI) -> list[str]:
     for guid, hook_delivery_id in failed.items():
         if guid in stored:
             continue  # it did arrive (another attempt, or a redelivery): its job runs it
-        app.redeliver(hook_delivery_id)
+        try:
+            app.redeliver(hook_delivery_id)
+        except GitHubError as error:  # one GitHub will not resend must not stop the others
+            log.warning("GitHub refused a redelivery", extra={"guid": guid, "why": str(error)})
+            continue
         asked.append(guid)
     if asked:
         log.info("asked GitHub to redeliver failed deliveries", extra={"count": len(asked)})

@@ -42,8 +42,12 @@ def test_failed_deliveries_riskgate_never_stored_are_asked_for_again(make_client
     services = client.app.state.services
     assert redeliver_failed(services, services.app) == ["lost"]
     assert fake_github.redelivered == [15]
-    (listed,) = fake_github.calls("GET", "/app/hook/deliveries")
-    assert listed.status == 200
+    # one GitHub will not send again does not stop the others
+    fake_github.hook_deliveries.insert(0, hook_delivery(16, "gone", 502, timedelta(minutes=1)))
+    fake_github.fail_next("POST", r"/app/hook/deliveries/16/attempts", 422, message="Gone")
+    assert redeliver_failed(services, services.app) == ["lost"]
+    assert fake_github.redelivered == [15, 15]
+    assert [c.status for c in fake_github.calls("GET", "/app/hook/deliveries")] == [200, 200]
 
 
 def test_the_worker_asks_for_redeliveries_and_reconciles_when_it_starts(make_client, fake_github):
