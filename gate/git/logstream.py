@@ -86,7 +86,8 @@ def read_commits(
         return iter(())
     with _lines_file([sha for sha, _ in commits]) as names:
         process = subprocess.Popen(
-            ["git", "-C", str(repo), "cat-file", "--batch"],
+            # --buffer: the names are all known, so git need not flush after every object
+            ["git", "-C", str(repo), "cat-file", "--batch", "--buffer"],
             stdin=names,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
