@@ -374,8 +374,10 @@ def summarise_profile(path: Path, wall: bool, top: int = 10) -> list[str]:
         leaves[re.sub(r":\d+\)", ")", frames[-1]) if frames else "?"] += count
         if any(frame.startswith("git (gate/gitcmd.py") for frame in frames):
             git_calls[_git_caller(frames)] += count
-        elif any(frame.startswith("_git_log (gate/") for frame in frames):
-            git_calls["_git_log (features/gitlog.py)"] += count
+        elif any(
+            frame.startswith(("_answers (gate/", "_commit_objects (gate/")) for frame in frames
+        ):
+            git_calls["commit streams (git/logstream.py)"] += count
     if not total:
         return ["(no samples)"]
     lines = [f"{total} samples"]

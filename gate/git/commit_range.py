@@ -52,8 +52,9 @@ def head_commit(
     if commits:
         messages = "".join(commit.message + "\n" for commit in commits)  # as `git log --format=%B`
         return commits[0].time, commits[0].author_email, messages.strip()
-    log = gitcmd.git(repo, "log", "-1", f"--format=%ct{_SEP}%ae", head).decode()
-    time, author = log.split(_SEP)
+    # the email may hold any byte, the separator too: only the time comes before it
+    log = gitcmd.git(repo, "log", "-1", f"--format=%ct{_SEP}%ae", head).decode("utf-8", "replace")
+    time, author = log.split(_SEP, 1)
     messages = gitcmd.git(repo, "log", "--format=%B", f"{base}..{head}", "--").decode(
         "utf-8", "replace"
     )

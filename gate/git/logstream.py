@@ -15,6 +15,7 @@ import fcntl
 import subprocess
 import sys
 import tempfile
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -85,7 +86,8 @@ def read_commits(
         return iter(())
     with _lines_file([sha for sha, _ in commits]) as names:
         process = subprocess.Popen(
-            ["git", "-C", str(repo), "cat-file", "--batch"],
+            # --buffer: the names are all known, so git need not flush after every object
+            ["git", "-C", str(repo), "cat-file", "--batch", "--buffer"],
             stdin=names,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -220,10 +222,14 @@ class DiffStream:
             yield last
 
 
-@dataclass
 class _Running:
-    process: subprocess.Popen[bytes]
-    errors: IO[bytes]
+    """A started diff-tree and the file its stderr goes to; ended on exit, or when collected
+    (a stream nobody read to the end)."""
+
+    def __init__(self, process: subprocess.Popen[bytes], errors: IO[bytes]) -> None:
+        self.process = process
+        self.errors = errors
+        self._end = weakref.finalize(self, _end, process, errors)
 
     def __enter__(self) -> _Running:
         return self
@@ -234,12 +240,16 @@ class _Running:
         return f"git diff-tree: {lines[-1]}" if lines else ""
 
     def __exit__(self, *_exc: object) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        self.errors.close()
+        self._end()
+
+
+def _end(process: subprocess.Popen[bytes], errors: IO[bytes]) -> None:
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
+    errors.close()
 
 
 class _LineFraming:
@@ -256,6 +266,9 @@ class _LineFraming:
 
     def feed(self, chunk: bytes) -> Iterator[Answer]:
         self.pending += chunk
+        if self.at >= len(self.shas):
+            self.broken = True  # more than was asked for
+            return
         while self.at < len(self.shas):
             head = self.shas[self.at] + b"\n"
             if len(self.pending) < len(head):

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gate.features.compute import compute_features
-from gate.features.gitlog import iter_records
+from gate.features.gitlog import iter_commits_in_order, iter_records
 from gate.features.history import HistoryIndex, MessageRules
 from gate.git.cmd import EMPTY_TREE, first_parent
 from tests.gitrepo import GitRepo, lines
@@ -77,7 +77,12 @@ name = st.sampled_from(
     [b"a.txt", b"dir/b.py", b"sp ace.md", b'q"uote', b"tab\tname", b"\xff\xfe-latin.txt",
      b"na\xc3\xafve.md", b"\x1e\x1f.dat", b"0123456789abcdef0123456789abcdef01234567", b"d/e/f.c"]
 )  # fmt: skip
-message = st.binary(max_size=60).map(lambda raw: raw.replace(b"\0", b"") or b"m")
+# written as raw objects: git commit would re-encode bytes that are not UTF-8
+message = st.tuples(
+    st.binary(max_size=60).map(lambda raw: raw.replace(b"\0", b"")),
+    st.sampled_from([b"", b"encoding ISO-8859-1\n"]),
+    st.binary(max_size=12).map(lambda raw: bytes(b for b in raw if b not in b"<>\n\0")),
+)
 step = st.one_of(
     st.tuples(st.just("write"), st.dictionaries(name, st.one_of(content, st.none()), max_size=4)),
     st.tuples(st.just("empty"), st.none()),
@@ -104,11 +109,12 @@ def _build(repo: Path, steps: list[tuple[str, object]], messages: list[bytes]) -
         parents = [] if not tips else ["-p", tips[-1]]
         if kind == "merge" and len(tips) >= 2:
             parents += ["-p", tips[len(tips) // 2]]
-        stamp = {"GIT_COMMITTER_DATE": f"{T0 + number * 60} +0000"}
-        stamp["GIT_AUTHOR_DATE"] = stamp["GIT_COMMITTER_DATE"]
-        msg = messages[number % len(messages)]
-        sha = _git(repo, "commit-tree", tree, *parents, stdin=msg, env=stamp).decode().strip()
-        tips.append(sha)
+        text, encoding, email = messages[number % len(messages)]
+        raw = f"tree {tree}\n".encode() + b"".join(f"parent {p}\n".encode() for p in parents[1::2])
+        raw += b"author A <" + email + f"> {T0} +0000\n".encode()
+        raw += f"committer C <c@x> {T0 + number * 60} +0000\n".encode() + encoding + b"\n" + text
+        sha = _git(repo, "hash-object", "-t", "commit", "-w", "--stdin", stdin=raw)
+        tips.append(sha.decode().strip())
     _git(repo, "update-ref", "HEAD", tips[-1])
 
 
@@ -133,6 +139,16 @@ def test_every_mined_row_counts_what_git_numstat_counts(steps, messages):
         assert set(records) == set(shas)
         for sha in shas:
             assert len(records[sha].paths) == numstat(repo, sha)[2]
+            # the metadata as git log shows it, re-encoded where the commit names an encoding
+            shown = _git(repo, "log", "-1", "--format=%ae%x00%B", sha).decode("utf-8", "replace")
+            email, _, body = shown.partition("\0")
+            assert records[sha].author == email.lower()
+            assert _message_of(repo, sha) == body.strip()
+
+
+def _message_of(repo: Path, sha: str) -> str:
+    [commit] = iter_commits_in_order(repo, [sha])
+    return commit.message
 
 
 # what git cannot read, and histories that are not a plain line ---------------------------------

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import math
 import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from gate.features.blobs import BlobReader
@@ -190,3 +194,31 @@ def test_mining_a_revision_range_sees_only_that_history(awkward: GitRepo):
 def test_an_empty_repository_range_mines_nothing(awkward: GitRepo, tmp_path: Path):
     head = awkward.git("rev-parse", "HEAD")
     assert list(mine(awkward.path, [f"{head}..{head}"])) == []
+
+
+def test_gate_mine_reports_progress_with_totals_and_writes_every_row(
+    awkward: GitRepo, tmp_path: Path
+):
+    out = tmp_path / "rows.parquet"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gate.cli.main",
+            "mine",
+            "--repo",
+            str(awkward.path),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GATE_LOG_JSON": "false"},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    # stderr is no terminal here: progress comes as lines, each stage's last one at its total
+    assert re.search(r"index: 14 of 14 commits, [\d,]+/s, 0:00:00 left", done.stderr)
+    assert re.search(r"features: 14 of 14 commits, [\d,]+/s, 0:00:00 left", done.stderr)
+    table = pd.read_parquet(out)
+    assert len(table) == 14 and (table["unreadable_files"] == 0).all()
