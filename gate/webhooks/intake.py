@@ -85,7 +85,9 @@ async def receive_delivery(request: Request) -> JSONResponse:
     if not all(
         _HEADER_VALUE.fullmatch(value or "") for value in (x_github_event, x_github_delivery)
     ):
-        return _problem(400, "X-GitHub-Event and X-GitHub-Delivery headers are required")
+        return _problem(
+            400, "X-GitHub-Event and X-GitHub-Delivery are required: up to 64 printable ASCII"
+        )
     event, delivery_id = str(x_github_event), str(x_github_delivery)
     try:
         payload, text = _parse(body, request.headers.get("content-type", "application/json"))
