@@ -36,5 +36,7 @@ class Services:
         default; and its model in shadow, if any."""
         return self.models.for_repository(repository)
 
-    def details_url(self, assessment_id: int) -> str:
-        return f"{str(self.settings.public_url).rstrip('/')}/assessments/{assessment_id}"
+    def details_url(self, assessment_id: int, token: str) -> str:
+        """The assessment's page; its token keeps strangers from reading it by counting ids."""
+        base = str(self.settings.public_url).rstrip("/")
+        return f"{base}/assessments/{assessment_id}/{token}"

@@ -1,11 +1,16 @@
-"""Assessments as JSON (/api/v1/assessments/{id}) and as a page for people (/assessments/{id})."""
+"""Assessments as JSON (/api/v1/assessments/{id}) and as a page (/assessments/{id}/{token}).
+
+Until the console puts pages behind sign-in, a page opens only with its link's random token:
+ids count up from 1, and anyone could read every repository's assessments by counting.
+"""
 
 from __future__ import annotations
 
+import hmac
 from html import escape
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -66,8 +71,19 @@ def _row(*cells: str, tag: str = "td") -> str:
 
 
 @router.get("/assessments/{assessment_id}", response_class=HTMLResponse)
-async def assessment_page(request: Request, assessment_id: RowId) -> HTMLResponse:
-    row = await _get(request, assessment_id)
+async def assessment_page_without_token(assessment_id: RowId) -> HTMLResponse:
+    """A details page needs its link's token: the id alone is not even confirmed."""
+    raise _not_found(assessment_id)
+
+
+@router.get("/assessments/{assessment_id}/{token}", response_class=HTMLResponse)
+async def assessment_page(
+    request: Request, assessment_id: RowId, token: Annotated[str, Path(max_length=128)]
+) -> HTMLResponse:
+    row = await run_in_threadpool(assessments.get, request.app.state.services.db, assessment_id)
+    # compared as bytes in constant time: a str with non-ASCII characters would raise
+    if row is None or not hmac.compare_digest(row.details_token.encode(), token.encode()):
+        raise _not_found(assessment_id)
     db = request.app.state.services.db
     trail = await run_in_threadpool(audit.entries, db, None, None, row.id)
     title = f"{row.repository}#{row.pr_number}" if row.pr_number else row.repository

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from gate.api.oidc import OIDCError
+from gate.api.oidc import JWKSUnavailable, OIDCError
 from gate.store.tokens import ADMIN_SCOPE, PREFIX, token_owner
 
 
@@ -59,9 +59,16 @@ async def caller(request: Request, authorization: Annotated[str | None, Header()
             raise _unauthorised("unknown or revoked API token")
         return Caller(owner[0], owner[1], "token")
     try:
-        identity = await run_in_threadpool(request.app.state.oidc.verify, credential)
+        identity = await request.app.state.oidc.verify(credential)
     except OIDCError as error:
         raise _unauthorised(f"OIDC token refused: {error}") from None
+    except JWKSUnavailable as error:
+        # the token may be fine: say when to try again rather than refusing it
+        raise HTTPException(
+            503,
+            "cannot check OIDC tokens now: the issuer's keys are unreachable",
+            headers={"Retry-After": str(error.retry_after)},
+        ) from None
     return Caller(identity.repository, None, "oidc")
 
 

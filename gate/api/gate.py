@@ -175,7 +175,7 @@ def _assess(services: Services, body: AssessmentIn) -> AssessmentOut:
         level=result.decision.level,
         decision=result.decision.verdict,
         reasons=[r.text for r in result.reasons],
-        details_url=services.details_url(assessment_id),
+        details_url=services.details_url(assessment_id, row.details_token),
         deployment_id=deployment_id,
     )
 
@@ -190,13 +190,20 @@ async def create_assessment(
     return await run_in_threadpool(_assess, request.app.state.services, body)
 
 
+def _deployment(services: Services, deployment_id: int, caller: Caller) -> Deployment:
+    """The deployment this credential may act on; another repository's ids are not even
+    confirmed (404, as for assessments), let alone who owns them."""
+    deployment = deployment_store.get(services.db, deployment_id)
+    if deployment is None or not caller.may_read(deployment.repository):
+        raise HTTPException(404, f"no deployment {deployment_id}")
+    caller.require(deployment.repository)  # an admin token sees it but may not act on it
+    return deployment
+
+
 def _vote(
     services: Services, deployment_id: int, caller: Caller, verdict: str, reason: str
 ) -> DeploymentOut:
-    deployment = deployment_store.get(services.db, deployment_id)
-    if deployment is None:
-        raise HTTPException(404, f"no deployment {deployment_id}")
-    caller.require(deployment.repository)
+    deployment = _deployment(services, deployment_id, caller)
     login = caller.actor
     if login is None:
         raise HTTPException(
@@ -240,10 +247,7 @@ async def deployment_finished(
     services = request.app.state.services
 
     def finish() -> DeploymentOut:
-        deployment = deployment_store.get(services.db, deployment_id)
-        if deployment is None:
-            raise HTTPException(404, f"no deployment {deployment_id}")
-        caller.require(deployment.repository)
+        deployment = _deployment(services, deployment_id, caller)
         audit.record(
             services.db,
             actor=caller.actor or caller.via,

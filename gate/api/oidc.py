@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import jwt
 
-JWKS_TTL_SECONDS = 3600
+from gate.api.jwks import JWKSCache, JWKSFile, JWKSUnavailable
+
+__all__ = ["ActionsIdentity", "JWKSUnavailable", "OIDCError", "OIDCVerifier"]
+
 LEEWAY_SECONDS = 30
 
 
@@ -29,36 +28,32 @@ class ActionsIdentity:
 
 
 class OIDCVerifier:
-    """Keys come from a JWKS file or the issuer's JWKS URL (cached, refreshed on an unknown kid)."""
+    """Keys come from a JWKS file or the issuer's JWKS URL (see gate.api.jwks for the caching)."""
 
     def __init__(
-        self, issuer: str, audience: str, jwks_url: str | None = None, jwks_path: Path | None = None
+        self,
+        issuer: str,
+        audience: str,
+        jwks_url: str | None = None,
+        jwks_path: Path | None = None,
+        *,
+        fetch_timeout: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.issuer = issuer.rstrip("/")
         self.audience = audience
         self.jwks_url = jwks_url or f"{self.issuer}/.well-known/jwks"
-        self.jwks_path = jwks_path
-        self._keys: dict[str, Any] = {}
-        self._fetched_at = 0.0
-        self._lock = threading.Lock()
+        self.keys: JWKSCache | JWKSFile = (
+            JWKSFile(jwks_path)
+            if jwks_path is not None
+            else JWKSCache(self.jwks_url, fetch_timeout, transport=transport)
+        )
 
-    def _load_keys(self, force: bool = False) -> dict[str, Any]:
-        with self._lock:
-            stale = time.monotonic() - self._fetched_at > JWKS_TTL_SECONDS
-            if self._keys and not stale and not force:
-                return self._keys
-            if self.jwks_path is not None:
-                document = json.loads(self.jwks_path.read_text())
-            else:
-                response = httpx.get(self.jwks_url, timeout=10)
-                response.raise_for_status()
-                document = response.json()
-            keys = jwt.PyJWKSet.from_dict(document).keys
-            self._keys = {key.key_id: key for key in keys if key.key_id}
-            self._fetched_at = time.monotonic()
-            return self._keys
+    async def verify(self, token: str) -> ActionsIdentity:
+        """The token's identity, or OIDCError; JWKSUnavailable when the keys cannot be had.
 
-    def verify(self, token: str) -> ActionsIdentity:
+        Runs on the event loop: a signature check takes well under a millisecond, and a key
+        fetch is awaited, so no thread waits on the issuer."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
@@ -66,7 +61,9 @@ class OIDCVerifier:
         if header.get("alg") != "RS256":
             raise OIDCError(f"algorithm {header.get('alg')!r} refused: only RS256")
         kid = header.get("kid")
-        key = self._load_keys().get(kid) or self._load_keys(force=True).get(kid)
+        if not isinstance(kid, str) or not kid or len(kid) > 256:
+            raise OIDCError("the token names no key id (kid)")
+        key = await self.keys.key(kid)
         if key is None:
             raise OIDCError("signed with a key the issuer does not publish")
         try:

@@ -271,9 +271,10 @@ def _change_set_lines(services: Services, watch: Watch, deployment: Deployment) 
         assessment = session.get(Assessment, deployment.assessment_id)
     if assessment is None:
         return lines
+    details = services.details_url(assessment.id, assessment.details_token)
     lines.append(
         f"Risk before the deploy: **{assessment.level}** ({assessment.score or 0:.2f}), "
-        f"decision {assessment.decision}. [Details]({services.details_url(assessment.id)})"
+        f"decision {assessment.decision}. [Details]({details})"
     )
     return lines + [f"- {reason}" for reason in assessment.reasons[:6]]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from gate.features.pathglob import Glob, PatternError, compile_glob
+
 # GitHub looks in these places, in this order, and uses the first file it finds.
 CODEOWNERS_LOCATIONS: tuple[str, ...] = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
 
@@ -16,23 +18,19 @@ _TEAM = re.compile(r"@[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
-class PatternError(ValueError):
-    """A path pattern GitHub would reject (negation, character ranges, ...)."""
-
-
 @dataclass(frozen=True)
 class PathPattern:
     """A CODEOWNERS-style path pattern, compiled once; `matches` takes a repo-relative path."""
 
     text: str
-    regex: re.Pattern[str] = field(repr=False, compare=False)
+    glob: Glob = field(repr=False, compare=False)
 
     @classmethod
     def compile(cls, text: str) -> PathPattern:
-        return cls(text, re.compile(_pattern_regex(text)))
+        return cls(text, compile_glob(text))
 
     def matches(self, path: str) -> bool:
-        return self.regex.fullmatch(path.lstrip("/")) is not None
+        return self.glob.matches(path.lstrip("/"))
 
 
 @dataclass(frozen=True)
@@ -117,93 +115,3 @@ def _split_pattern(line: str) -> tuple[str, str]:
     while index < len(line) and not line[index].isspace():
         index += 2 if line[index] == "\\" else 1
     return line[:index], line[index:]
-
-
-def _pattern_regex(pattern: str) -> str:
-    _check_supported(pattern)
-    segments = pattern.split("/")
-    if segments[0] == "":
-        segments = segments[1:]  # a leading slash anchors to the root
-    elif len(segments) == 1 or (len(segments) == 2 and segments[1] == ""):
-        segments = ["**", *segments]  # no slash but a trailing one: matches at any depth
-    if len(segments) > 1 and segments[-1] == "":
-        segments[-1] = "**"  # a trailing slash: everything below the directory
-    segments = _collapse_double_stars(segments)
-    if segments in ([], [""]):
-        return r"(?!)"  # "/" matches nothing
-    return _segments_regex(segments)
-
-
-def _check_supported(pattern: str) -> None:
-    if not pattern:
-        raise PatternError("empty pattern")
-    if pattern.startswith("!"):
-        raise PatternError("negation (!) is not supported (CODEOWNERS syntax)")
-    if "***" in pattern:
-        raise PatternError("three consecutive asterisks are not a valid pattern")
-    escaped = False
-    for char in pattern:
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == "[":
-            raise PatternError("character ranges ([ ]) are not supported (CODEOWNERS syntax)")
-    if escaped:
-        raise PatternError("pattern ends with a lone backslash")
-
-
-def _collapse_double_stars(segments: list[str]) -> list[str]:
-    collapsed: list[str] = []
-    for segment in segments:
-        if not (segment == "**" and collapsed and collapsed[-1] == "**"):
-            collapsed.append(segment)
-    return collapsed
-
-
-def _segments_regex(segments: list[str]) -> str:
-    last = len(segments) - 1
-    parts: list[str] = []
-    need_slash = False
-    for index, segment in enumerate(segments):
-        if segment == "**":
-            if index == 0 and index == last:
-                parts.append(".+")
-            elif index == 0:
-                parts.append("(?:.+/)?")
-            elif index == last:
-                parts.append("/.*")
-            else:
-                parts.append("(?:/.+)?")
-                need_slash = True
-            continue
-        if need_slash:
-            parts.append("/")
-        need_slash = True
-        if segment == "*":
-            # A lone `*` last matches files directly in the directory, not deeper:
-            # GitHub's `docs/*` owns docs/a.md but not docs/build/b.md.
-            parts.append("[^/]+")
-            continue
-        parts.append(_segment_regex(segment))
-        if index == last:
-            parts.append("(?:/.*)?")  # a name matches that file or everything in that directory
-    return "".join(parts)
-
-
-def _segment_regex(segment: str) -> str:
-    out: list[str] = []
-    escaped = False
-    for char in segment:
-        if escaped:
-            out.append(re.escape(char))
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == "*":
-            out.append("[^/]*")
-        elif char == "?":
-            out.append("[^/]")
-        else:
-            out.append(re.escape(char))
-    return "".join(out)

@@ -115,7 +115,7 @@ def _settle(
     votes = [(v.actor, v.verdict, v.reason) for v in store.votes(services.db, assessment.id)]
     approvals = len({actor for actor, verdict, _ in votes if verdict == "approve"})
     rejected = any(verdict == "reject" for _, verdict, _ in votes)
-    details_url = services.details_url(assessment.id)
+    details_url = services.details_url(assessment.id, assessment.details_token)
     title_text = f"risk {assessment.level} {assessment.score or 0:.2f}"
     if rejected or approvals >= policy.approvers.required_approvals:
         resolution = "rejected" if rejected else "approved"

@@ -17,6 +17,7 @@ class Started:
     id: int
     check_run_id: int | None
     existed: bool
+    details_token: str
 
 
 def start_pr_assessment(
@@ -36,7 +37,7 @@ def start_pr_assessment(
             .limit(1)
         )
         if existing is not None:
-            return Started(existing.id, existing.check_run_id, True)
+            return Started(existing.id, existing.check_run_id, True, existing.details_token)
         row = Assessment(
             kind="pr",
             repository=repository,
@@ -47,7 +48,7 @@ def start_pr_assessment(
         )
         session.add(row)
         session.flush()
-        return Started(row.id, None, False)
+        return Started(row.id, None, False, row.details_token)
 
 
 def set_check_run(db: Database, assessment_id: int, check_run_id: int) -> None:

@@ -11,6 +11,9 @@ from gate.store.db import Database
 from gate.store.jobs import requeue_failed_delivery
 from gate.store.tables import Delivery, Job, utcnow
 
+# the columns' lengths: a longer value is not GitHub's and would not fit
+FIELD_LIMITS = {"delivery_id": 64, "event": 64, "action": 64, "repository": 256}
+
 
 @dataclass(frozen=True)
 class IncomingDelivery:
@@ -20,6 +23,31 @@ class IncomingDelivery:
     installation_id: int | None
     repository: str | None
     payload: str
+
+    def problems(self) -> list[str]:
+        """Why this delivery cannot be stored as it is: fields too long or that no database takes
+        (a NUL, which PostgreSQL refuses in text; a lone surrogate, which UTF-8 cannot encode)."""
+        found = []
+        for name, limit in FIELD_LIMITS.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if len(value) > limit:
+                found.append(f"{name} is longer than {limit} characters")
+            elif not storable(value):
+                found.append(f"{name} holds a NUL or a lone surrogate")
+        return found
+
+
+def storable(text: str) -> bool:
+    """Whether every database riskgate supports can store this text as it is."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def record_delivery(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +26,11 @@ from sqlalchemy.types import TypeDecorator
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def new_details_token() -> str:
+    """The unguessable part of an assessment's details link (256 random bits)."""
+    return secrets.token_urlsafe(32)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -132,6 +138,8 @@ class Assessment(Base):
     shadow_model_version: Mapped[str | None] = mapped_column(String(64))
     shadow_score: Mapped[float | None] = mapped_column(Float)
     shadow_level: Mapped[str | None] = mapped_column(String(16))
+    # details pages answer only to links that carry it: ids count up and are easy to guess
+    details_token: Mapped[str] = mapped_column(String(64), default=new_details_token)
 
 
 class RepoModel(Base):

@@ -21,7 +21,7 @@ from gate.pulls.approvals import approver_words
 from gate.pulls.repository_context import prepare_repository
 from gate.store import audit
 from gate.store import deployments as store
-from gate.store.tables import Delivery, Deployment, DeploymentPR, utcnow
+from gate.store.tables import Assessment, Delivery, Deployment, DeploymentPR, utcnow
 
 RUN_ID = re.compile(r"/actions/runs/(\d+)/deployment_protection_rule")
 
@@ -162,14 +162,19 @@ def _hold(
         numbers = session.scalars(
             select(DeploymentPR.pr_number).where(DeploymentPR.deployment_id == deployment.id)
         ).all()
-    details = services.details_url(deployment.assessment_id or 0)
+        assessment = session.get(Assessment, deployment.assessment_id or 0)
+    details = (
+        f" [Details]({services.details_url(assessment.id, assessment.details_token)})"
+        if assessment is not None
+        else ""
+    )
     for number in numbers:
         github.create_comment(
             repo,
             number,
             f"**riskgate held the deployment of `{deployment.sha[:10]}` to "
             f"{deployment.environment}**, which includes this pull request: {summary}.\n\n"
-            f"{how} [Details]({details})",
+            f"{how}{details}",
         )
 
 

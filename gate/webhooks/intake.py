@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -17,16 +18,21 @@ from gate.store.deliveries import IncomingDelivery, record_delivery
 from gate.webhooks import handler_for
 
 # GitHub caps payloads at 25 MB; anything larger is not from GitHub
-MAX_BODY_BYTES = 26 * 1024 * 1024
+MAX_BODY_BYTES = 25 * 1024 * 1024
+FORM = "application/x-www-form-urlencoded"
+# GitHub's event names and delivery GUIDs: printable ASCII, no spaces
+_HEADER_VALUE = re.compile(r"[!-~]{1,64}")
 
 router = APIRouter()
 
 
-def signature_is_valid(secret: bytes, body: bytes, header: str | None) -> bool:
+def signature_is_valid(secret: bytes, body: bytes | bytearray, header: str | None) -> bool:
     if not header or not header.startswith("sha256="):
         return False
-    expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header.removeprefix("sha256="))
+    expected = hmac.new(secret, body, hashlib.sha256).hexdigest().encode()
+    # Starlette decodes header bytes as latin-1, so this gives back the bytes that were sent:
+    # compared as bytes, a non-ASCII byte is a mismatch, not a TypeError
+    return hmac.compare_digest(expected, header.removeprefix("sha256=").encode("latin-1"))
 
 
 def _problem(
@@ -36,15 +42,34 @@ def _problem(
     return JSONResponse({"detail": detail}, status_code=status)
 
 
-def _parse(body: bytes, content_type: str) -> dict[str, Any]:
-    if content_type.startswith("application/x-www-form-urlencoded"):
-        # Apps can be set to send form-encoded deliveries: payload=<json>
-        fields = parse_qs(body.decode("utf-8"), strict_parsing=True)
-        body = fields["payload"][0].encode()
-    payload = json.loads(body)
+async def _read_limited(request: Request, limit: int) -> bytearray | None:
+    """The body, or None as soon as it passes `limit` bytes: a chunked body is counted as it
+    streams, so a huge one costs no more memory than the limit."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return body
+
+
+def _parse(body: bytes | bytearray, content_type: str) -> tuple[dict[str, Any], str]:
+    """The payload and its JSON text (what is stored; for a form, the `payload` field)."""
+    if content_type.split(";")[0].strip().lower() == FORM:
+        # Apps can be set to send form-encoded deliveries: payload=<url-encoded JSON>
+        fields = parse_qs(body.decode("ascii"), strict_parsing=True, errors="strict")
+        if list(fields) != ["payload"] or len(fields["payload"]) != 1:
+            raise ValueError("a form-encoded delivery has one field, payload")
+        text = fields["payload"][0]
+    else:
+        text = body.decode("utf-8")
+    payload = json.loads(text)
     if not isinstance(payload, dict):
         raise ValueError("the payload is not a JSON object")
-    return payload
+    return payload, text
 
 
 @router.post("/webhooks/github", status_code=202, tags=["webhooks"])
@@ -52,28 +77,28 @@ async def receive_delivery(request: Request) -> JSONResponse:
     intake = request.app.state.intake
     x_github_event = request.headers.get("x-github-event")
     x_github_delivery = request.headers.get("x-github-delivery")
-    x_hub_signature_256 = request.headers.get("x-hub-signature-256")
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    body = await _read_limited(request, MAX_BODY_BYTES)
+    if body is None:
         return _problem(413, f"payload over {MAX_BODY_BYTES:,} bytes")
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        return _problem(413, f"payload over {MAX_BODY_BYTES:,} bytes")
-    if not signature_is_valid(intake.secret, body, x_hub_signature_256):
+    if not signature_is_valid(intake.secret, body, request.headers.get("x-hub-signature-256")):
         return _problem(401, "missing or invalid X-Hub-Signature-256")
-    event = x_github_event or ""
-    if not event or not x_github_delivery or len(x_github_delivery) > 64 or len(event) > 64:
-        return _problem(400, "X-GitHub-Event and X-GitHub-Delivery headers are required")
+    if not all(
+        _HEADER_VALUE.fullmatch(value or "") for value in (x_github_event, x_github_delivery)
+    ):
+        return _problem(
+            400, "X-GitHub-Event and X-GitHub-Delivery are required: up to 64 printable ASCII"
+        )
+    event, delivery_id = str(x_github_event), str(x_github_delivery)
     try:
-        payload = _parse(body, request.headers.get("content-type", "application/json"))
-        text = body.decode("utf-8")
+        payload, text = _parse(body, request.headers.get("content-type", "application/json"))
     except (ValueError, KeyError, UnicodeDecodeError, RecursionError) as error:
         return _problem(400, f"body is not a JSON object: {error}", event)
+    del body
     installation = payload.get("installation")
     repository = payload.get("repository")
     action = payload.get("action")
     incoming = IncomingDelivery(
-        delivery_id=x_github_delivery,
+        delivery_id=delivery_id,
         event=event,
         action=action if isinstance(action, str) else None,
         installation_id=_int_or_none(installation.get("id"))
@@ -84,6 +109,9 @@ async def receive_delivery(request: Request) -> JSONResponse:
         else None,
         payload=text,
     )
+    problems = incoming.problems()
+    if problems:
+        return _problem(400, "delivery refused: " + "; ".join(problems), event)
     # deciding "ignored" here is routing, not work: it spares the worker a job per delivery
     handled = (
         incoming.installation_id is not None and handler_for(event, incoming.action) is not None
@@ -93,11 +121,11 @@ async def receive_delivery(request: Request) -> JSONResponse:
     )
     if stored is None:
         metrics.DELIVERIES.labels(event=event, outcome="duplicate").inc()
-        return JSONResponse({"delivery": x_github_delivery, "duplicate": True}, status_code=202)
+        return JSONResponse({"delivery": delivery_id, "duplicate": True}, status_code=202)
     metrics.DELIVERIES.labels(event=event, outcome="accepted" if handled else "ignored").inc()
     if handled:
         intake.wake()
-    return JSONResponse({"delivery": x_github_delivery, "duplicate": False}, status_code=202)
+    return JSONResponse({"delivery": delivery_id, "duplicate": False}, status_code=202)
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -107,4 +135,4 @@ def _int_or_none(value: Any) -> int | None:
 
 
 def _str_or_none(value: Any) -> str | None:
-    return value[:256] if isinstance(value, str) else None
+    return value if isinstance(value, str) else None

@@ -75,7 +75,7 @@ def handle(services: Services, delivery: Delivery, payload: dict[str, Any]) -> N
         change.head_sha,
         delivery.id,
     )
-    details_url = services.details_url(started.id)
+    details_url = services.details_url(started.id, started.details_token)
     external_id = f"assessment-{started.id}"
     check_run_id = started.check_run_id
     if check_run_id is None and started.existed:
@@ -145,7 +145,7 @@ def give_up(services: Services, delivery: Delivery, payload: dict[str, Any], err
         change.head_sha,
         delivery.id,
     )
-    details_url = services.details_url(started.id)
+    details_url = services.details_url(started.id, started.details_token)
     body = checks.failed_body(error, details_url)
     _audit(services, change, started.id, "check_run.give_up", error)
     if started.check_run_id is None:

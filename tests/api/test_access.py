@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from jwt.algorithms import RSAAlgorithm
 
 from gate.store import audit
-from gate.store.tables import Assessment
+from gate.store.tables import Assessment, Deployment
 from gate.store.tokens import ADMIN_SCOPE, create_token, revoke_tokens
 
 OURS, THEIRS = "octo-org/shop", "octo-org/bank"
@@ -174,3 +174,63 @@ def test_a_year_is_reported(app: TestClient):
     response = app.get("/api/v1/report", params=params, headers=bearer(token))
     assert response.status_code == 200, response.text
     assert len(response.json()["weeks"]) == 53
+
+
+def test_a_details_page_opens_with_its_links_token_only(app: TestClient):
+    ids = seed(app)
+    with app.app.state.services.db.session() as session:
+        ours, theirs = (session.get(Assessment, ids[repo]) for repo in (OURS, THEIRS))
+    assert ours is not None and theirs is not None
+    assert len(ours.details_token) >= 43 and ours.details_token != theirs.details_token
+    page = app.get(f"/assessments/{ours.id}/{ours.details_token}")
+    assert page.status_code == 200 and OURS in page.text
+    for path in (
+        f"/assessments/{ours.id}",
+        f"/assessments/{ours.id}/",
+        f"/assessments/{ours.id}/{theirs.details_token}",
+        f"/assessments/{ours.id}/{ours.details_token[:-1]}",
+        f"/assessments/{ours.id}/{'é' * 43}",
+        f"/assessments/{ours.id + 100}/{ours.details_token}",
+    ):
+        refused = app.get(path)
+        assert refused.status_code == 404, path
+        assert OURS not in refused.text and THEIRS not in refused.text
+
+
+def _deployment(app: TestClient, repository: str) -> int:
+    with app.app.state.services.db.session() as session:
+        row = Deployment(
+            repository=repository, environment="production", sha="b" * 40, source="api"
+        )
+        row.state = "held"
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("approve", {"reason": "looked fine"}),
+        ("reject", {"reason": "no"}),
+        ("finished", {"status": "success"}),
+    ],
+)
+def test_another_repositorys_deployment_is_404_without_naming_its_owner(
+    app: TestClient, signing_key: rsa.RSAPrivateKey, path: str, body: dict[str, str]
+):
+    theirs = _deployment(app, THEIRS)
+    db = app.app.state.services.db
+    for token in (create_token(db, OURS, "ci", actor="alice"), oidc(signing_key, OURS)):
+        response = app.post(
+            f"/api/v1/deployments/{theirs}/{path}", headers=bearer(token), json=body
+        )
+        assert response.status_code == 404, response.text
+        assert THEIRS not in response.text
+    # its own repository's token gets past the lookup
+    own = app.post(
+        f"/api/v1/deployments/{theirs}/{path}",
+        headers=bearer(create_token(db, THEIRS, "ci")),
+        json=body,
+    )
+    assert own.status_code != 404

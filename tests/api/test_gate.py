@@ -86,7 +86,9 @@ def test_an_actions_job_assesses_a_change_with_its_oidc_token(api, signing_keys)
     body = response.json()
     assert body["level"] in ("low", "medium", "high") and 0 <= body["score"] <= 1
     assert body["decision"] in ("pass", "review", "hold")
-    assert body["details_url"].endswith(f"/assessments/{body['id']}")
+    assert f"/assessments/{body['id']}/" in body["details_url"]
+    page = client.get(body["details_url"].removeprefix("https://gate.example.com"))
+    assert page.status_code == 200 and project.full_name in page.text
     fetched = client.get(
         f"/api/v1/assessments/{body['id']}",
         headers={"Authorization": f"Bearer {oidc_token(signing_keys)}"},

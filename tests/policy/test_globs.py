@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from gate.policy.globs import matches_any
@@ -58,3 +60,18 @@ def test_the_docs_glob_table():
         "src/app.py",
         "src/app.py/x",
     ]
+
+
+def test_a_glob_too_long_or_with_too_many_stars_is_reported():
+    assert the_error(f"always_hold:\n  - {'a' * 513}\n")[2].endswith(
+        "pattern longer than 512 characters"
+    )
+    assert the_error(f'always_hold:\n  - "{"*a" * 33}"\n')[2].endswith(
+        "more than 32 asterisks in one pattern"
+    )
+
+
+def test_a_hostile_glob_against_a_hostile_path_answers_at_once():
+    started = time.perf_counter()
+    held = matches_any(["*a*a*a*a*a*a*b", "*a" * 20 + "*b"], ["a" * 80, "src/" + "a" * 1000])
+    assert held == [] and time.perf_counter() - started < 1.0  # backtracking took 14.7 s

@@ -41,6 +41,12 @@ def test_small_pr_gets_a_passing_check_status_and_label(client, fake_github, rem
     assert run["conclusion"] == "success"
     assert run["output"]["title"].startswith("Risk low")
     assert run["details_url"].startswith("https://gate.example.com/assessments/")
+    # the link opens its page; the id alone does not
+    page = client.get(run["details_url"].removeprefix("https://gate.example.com"))
+    assert page.status_code == 200 and project.full_name in page.text
+    assessment_id = run["details_url"].split("/")[4]
+    assert client.get(f"/assessments/{assessment_id}").status_code == 404
+    assert fake_github.statuses[0]["target_url"] == run["details_url"]
     (status,) = fake_github.statuses
     assert status["context"] == "risk-gate/pr" and status["state"] == "success"
     assert status["sha"] == head
@@ -144,7 +150,7 @@ def test_every_action_is_audited_before_it_is_taken(client, fake_github, remotes
     assert all(entry.delivery_id and entry.sha == head for entry in trail)
     assert assessment.features["la"] == 40 and assessment.features["ld"] == 120
     assert assessment.model_version and assessment.check_run_id in fake_github.check_runs
-    page = client.get(f"/assessments/{assessment.id}")
+    page = client.get(f"/assessments/{assessment.id}/{assessment.details_token}")
     assert page.status_code == 200 and "status.create" in page.text
 
 
