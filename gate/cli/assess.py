@@ -34,8 +34,8 @@ def assess(
     """Score a change of a local repository with the model, and record it."""
     from gate.features.coverage.parse import parse_coverage
     from gate.features.coverage.report import CoverageError
-    from gate.features.gitlog import iter_records
-    from gate.features.history import HistoryIndex, MessageRules
+    from gate.features.history import MessageRules
+    from gate.features.indexes import local_index
     from gate.git.cmd import first_parent, resolve
     from gate.git.objects import repo_paths
     from gate.model.artifact import ModelError, load_model
@@ -65,9 +65,8 @@ def assess(
         except (OSError, CoverageError) as error:
             raise fail(f"{coverage}: {error}") from None
     rules = MessageRules()
-    index = HistoryIndex()
-    for commit in iter_records(repo, [base_sha] if base_sha != head_sha else [], rules):
-        index.add(commit)
+    # kept in the repository's git directory and extended with new commits only
+    index = local_index(repo, [base_sha] if base_sha != head_sha else [], rules)
     services, notes = repo_services(repo, base_sha)
     # the policy in force before the change, as the App reads the default branch's
     policy, policy_notes = repo_policy(repo, base_sha)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from itertools import chain, islice
 from pathlib import Path
 
@@ -14,7 +15,13 @@ from unidiff.errors import UnidiffParseError
 
 from gate.features.blobs import BlobIds
 from gate.features.diff import MAX_PATCH_BYTES, FileChange, file_change, numstat_changes
-from gate.features.history import CommitRecord, MessageRules
+from gate.features.history import (
+    PULL_REQUEST_LINES,
+    REVERT_PATTERN,
+    CommitRecord,
+    MessageRules,
+    without_merge_lines,
+)
 from gate.features.unreadable import readable_changes, statuses_without_renames
 from gate.git.cmd import EMPTY_TREE, GitError, git
 from gate.git.logstream import Answer, CommitInfo, DiffStream, parents_of, read_commits, rev_list
@@ -325,7 +332,15 @@ def _header_blob_ids(header: _FileHeader) -> BlobIds | None:
 
 def iter_records(repo: Path, revisions: list[str], rules: MessageRules) -> Iterator[CommitRecord]:
     """The history index's view of `git log <revisions>`: paths and renames, no diffs (fast)."""
-    commits = rev_list(repo, revisions)
+    return records_of(repo, rev_list(repo, revisions), rules)
+
+
+def records_of(
+    repo: Path, commits: Sequence[tuple[str, tuple[str, ...]]], rules: MessageRules
+) -> Iterator[CommitRecord]:
+    """The records of `commits` ((sha, parents) as `rev_list` gives them), in that order."""
+    if not commits:
+        return
     requests = [(sha, parents[0] if parents else None) for sha, parents in commits]
     answers = DiffStream(repo, _STATUS_OPTIONS, requests, zero=True)
     for info, answer in zip(read_commits(repo, commits), answers, strict=True):
@@ -335,6 +350,28 @@ def iter_records(repo: Path, revisions: list[str], rules: MessageRules) -> Itera
                 repo, info.parents[0] if info.parents else None, info.sha
             )
         yield _record(info, statuses, rules)
+
+
+def record_fingerprint(rules: MessageRules) -> str:
+    """What a stored record depends on besides its commit: a stored index under another is stale.
+
+    The rules' patterns, the diff options, the record's fields and the code that derives them
+    (its bytecode, so an edit to that code needs no version bump to invalidate stored records).
+    """
+    code = [
+        function.__code__ for function in (_record, MessageRules.is_fix, MessageRules.reverted_sha)
+    ] + [without_merge_lines.__code__]
+    text = repr(
+        (
+            rules.fix.pattern,
+            REVERT_PATTERN.pattern,
+            PULL_REQUEST_LINES.pattern,
+            _STATUS_OPTIONS,
+            [item.name for item in fields(CommitRecord)],
+            [(c.co_code, c.co_consts, c.co_names) for c in code],
+        )
+    )
+    return hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 def _record(info: CommitInfo, statuses: bytes, rules: MessageRules) -> CommitRecord:

@@ -1,17 +1,25 @@
-"""History indexes of mirrored repositories: built once, updated incrementally, kept on disk."""
+"""History indexes of mirrors and local repositories: built once, updated incrementally, on disk."""
 
 from __future__ import annotations
 
 import fcntl
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gate.features.gitlog import iter_records
-from gate.features.history import HistoryIndex, MessageRules, load_index, save_records
-from gate.git.cmd import git
+from gate.features.gitlog import iter_records, record_fingerprint, records_of
+from gate.features.history import (
+    CommitRecord,
+    HistoryIndex,
+    MessageRules,
+    load_index,
+    save_records,
+)
+from gate.git.cmd import GitError, git
+from gate.git.logstream import rev_list
 from gate.git.objects import ObjectReaders
 
 INDEXED_REFS = "refs/riskgate/indexed/"
@@ -85,6 +93,75 @@ class HistoryIndexes:
             loaded.index = load_index(path)
             loaded.file_size = _size(path)
             loaded.tips.clear()
+
+
+def local_index(
+    repo: Path, revisions: Sequence[str], rules: MessageRules, store: Path | None = None
+) -> HistoryIndex:
+    """The index of exactly the commits of `git log <revisions>`, as `iter_records` reads them.
+
+    Records are kept in `store` (by default `riskgate/` in the repository's git directory, never
+    its work tree), one file per `record_fingerprint`: a call reads the file, asks git only for
+    the commits it lacks and appends them, so a warm index costs one `git rev-list` and a read.
+    The index is built in `git log`'s order from the records of exactly these commits (other
+    branches' records in the file stay out), so its features are those of a fresh build.
+    """
+    commits = rev_list(repo, revisions)
+    path = _local_file(repo, rules, store)
+    known = _read_records(path) if path else {}
+    missing = [commit for commit in commits if commit[0] not in known]
+    if missing:
+        new = list(records_of(repo, missing, rules))
+        known.update((record.sha, record) for record in new)
+        if path:
+            _append(path, new)
+    index = HistoryIndex()
+    for sha, _ in commits:
+        index.add(known[sha])
+    return index
+
+
+def _local_file(repo: Path, rules: MessageRules, store: Path | None) -> Path | None:
+    """Where the repository's records live, or None when nowhere there can be written."""
+    if store is None:
+        try:
+            common = git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir")
+        except GitError:
+            return None
+        store = Path(common.decode("utf-8", "surrogateescape").strip()) / "riskgate"
+    if not os.access(store if store.exists() else store.parent, os.W_OK):
+        return None  # a read-only repository: the index is built in memory, as before
+    return store / f"history-{record_fingerprint(rules)}.jsonl"
+
+
+def _read_records(path: Path) -> dict[str, CommitRecord]:
+    records: dict[str, CommitRecord] = {}
+    try:
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                try:
+                    record = CommitRecord.from_json(line)
+                except (ValueError, TypeError):
+                    continue  # a line torn by a crash: its commit is read again
+                records[record.sha] = record
+    except FileNotFoundError:
+        pass
+    return records
+
+
+def _append(path: Path, records: list[CommitRecord]) -> None:
+    try:
+        with _file_lock(path):
+            if _size(path):
+                with path.open("rb") as existing:
+                    existing.seek(-1, os.SEEK_END)
+                    torn = existing.read(1) != b"\n"
+                if torn:  # end a torn last line, so the first new record is whole
+                    with path.open("a", encoding="utf-8") as out:
+                        out.write("\n")
+            save_records(records, path)
+    except OSError:
+        pass  # the index is only a cache: this call has its records either way
 
 
 def _size(path: Path) -> int:
