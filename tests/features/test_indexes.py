@@ -151,3 +151,17 @@ def test_other_message_rules_keep_their_own_local_index(tmp_path: Path):
         r.is_fix for r in fresh(repo.path, [master]).records()
     ]
     assert sum(r.is_fix for r in strict.records()) == 1
+
+
+def test_a_large_first_build_writes_gits_commit_graph_once(tmp_path: Path, monkeypatch):
+    repo = GitRepo(tmp_path / "repo")
+    master, _ = history(repo)
+    monkeypatch.setattr(indexes_module, "LARGE_BUILD", 3)
+    graph = repo.path / ".git" / "objects" / "info" / "commit-graph"
+    local_index(repo.path, [f"{master}~2"], MessageRules())  # two commits: not large
+    assert not graph.exists()
+    local_index(repo.path, [master], MessageRules())  # two more: still not
+    assert not graph.exists()
+    (repo.path / ".git" / "riskgate").rename(tmp_path / "dropped")
+    index = local_index(repo.path, [master], MessageRules())
+    assert graph.exists() and same_index(index, fresh(repo.path, [master]))
