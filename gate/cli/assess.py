@@ -41,8 +41,6 @@ def assess(
     from gate.model.artifact import ModelError, load_model
     from gate.policy.repo_config import repo_policy, repo_services
     from gate.pulls.assess import assess_change
-    from gate.store import Database
-    from gate.store.assessments import record_local
 
     configured = settings()
     try:
@@ -84,6 +82,9 @@ def assess(
     )
     assessment_id = None
     if record:
+        from gate.store import Database  # SQLAlchemy: a third of the imports, only to record
+        from gate.store.assessments import record_local
+
         db = Database(configured.database_url)
         db.migrate()
         assessment_id = record_local(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.conftest import gate
@@ -46,3 +49,42 @@ def test_a_bare_repository_is_assessed_as_its_clone(tmp_path: Path):
     assert assess(bare, tmp_path, "--base", "HEAD~2") == from_clone
     assert assess(bare, tmp_path, "--base", "HEAD~2") == from_clone  # warm
     assert (bare / "riskgate").is_dir()
+
+
+def imported_by_assess(
+    repo: Path, cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> set[str]:
+    """The top-level packages a `gate assess` process imports (from `python -X importtime`)."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "gate.cli",
+            "assess",
+            "--repo",
+            str(repo),
+            *args,
+        ],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GATE_LOG_JSON": "false", **(env or {})},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [line.split("|")[-1] for line in done.stderr.splitlines() if line.startswith("import")]
+    return {name.strip().split(".")[0] for name in lines}
+
+
+def test_assessing_imports_only_what_scoring_needs(tmp_path: Path):
+    repo = project(tmp_path / "project")
+    heavy = {"xgboost", "scipy", "sklearn", "pandas", "alembic"}
+    assert (
+        imported_by_assess(repo.path, tmp_path, "--no-record") & (heavy | {"sqlalchemy"}) == set()
+    )
+    # recording: SQLAlchemy, but alembic only for a schema behind its head (the first run)
+    env = {"GATE_DATABASE_URL": f"sqlite:///{tmp_path / 'gate.db'}"}
+    assert "alembic" in imported_by_assess(repo.path, tmp_path, env=env)
+    assert imported_by_assess(repo.path, tmp_path, env=env) & heavy == set()
