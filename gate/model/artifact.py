@@ -98,10 +98,10 @@ class RiskModel:
     xgboost package's Booster for batch work (training, evaluation), loads on first use.
     """
 
-    def __init__(self, scorer: RowScorer, artifact: Artifact, booster_path: Path) -> None:
-        self.scorer = scorer
+    def __init__(self, saved: bytes, artifact: Artifact) -> None:
+        self.scorer = RowScorer(saved)
         self.artifact = artifact
-        self.booster_path = booster_path
+        self._saved = saved  # the booster file's bytes: the directory may be gone by first use
         self._booster: xgb.Booster | None = None
         self._lock = threading.Lock()
 
@@ -112,7 +112,7 @@ class RiskModel:
                 import xgboost as xgb
 
                 booster = xgb.Booster(params={"nthread": 1})
-                booster.load_model(str(self.booster_path))
+                booster.load_model(bytearray(self._saved))
                 self._booster = booster
             return self._booster
 
@@ -165,15 +165,15 @@ def load_model(directory: Path) -> RiskModel:
         raise ModelError(f"{artifact_path}: not JSON ({error})") from None
     _check_schema(artifact, directory)
     try:
-        scorer = RowScorer(booster_path)
-        names = scorer.feature_names
+        model = RiskModel(booster_path.read_bytes(), artifact)
+        names = model.scorer.feature_names
     except BoosterError as error:
         raise ModelError(f"{booster_path}: not an XGBoost model ({error})") from None
     if names and names != artifact.features:
         raise ModelError(
             f"{directory}: booster features {names} differ from the artifact's {artifact.features}"
         )
-    return RiskModel(scorer, artifact, booster_path)
+    return model
 
 
 def _check_schema(artifact: Artifact, directory: Path) -> None:

@@ -56,16 +56,18 @@ def _check(lib: ctypes.CDLL, status: int) -> None:
 
 
 class RowScorer:
-    """A booster loaded from a model file; scores single rows, one call at a time."""
+    """A booster loaded from a saved model; scores single rows, one call at a time."""
 
-    def __init__(self, model_file: Path) -> None:
+    def __init__(self, model: bytes) -> None:
+        """`model`: the bytes of a saved model (JSON or UBJSON), as `Booster.save_raw` gives."""
         self._lib = lib = library()
         self._handle = ctypes.c_void_p()
         _check(lib, lib.XGBoosterCreate(None, _UINT64(0), ctypes.byref(self._handle)))
         # the parameters xgboost.Booster(params={"nthread": 1}) sets, in its order
         for name, value in (("nthread", "1"), ("validate_parameters", "True")):
             _check(lib, lib.XGBoosterSetParam(self._handle, name.encode(), value.encode()))
-        _check(lib, lib.XGBoosterLoadModel(self._handle, str(model_file).encode()))
+        buffer = ctypes.create_string_buffer(model, len(model))
+        _check(lib, lib.XGBoosterLoadModelFromBuffer(self._handle, buffer, _UINT64(len(model))))
         self._lock = threading.Lock()
 
     def __del__(self) -> None:

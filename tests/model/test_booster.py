@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -37,7 +38,7 @@ def package_prediction(
 
 
 def assert_same_as_package(model_file: Path, names: list[str], seed: int) -> None:
-    scorer = RowScorer(model_file)
+    scorer = RowScorer(model_file.read_bytes())
     booster = xgb.Booster(params={"nthread": 1})
     booster.load_model(str(model_file))
     for row in rows(len(names), 200, seed):
@@ -60,14 +61,14 @@ def test_a_model_with_missing_values_and_many_trees_scores_exactly_as_the_packag
     params = {"objective": "binary:logistic", "max_depth": 5, "nthread": 1, "seed": 3}
     trained = xgb.train(params, xgb.DMatrix(data, label=label, feature_names=names), 60)
     trained.save_model(str(tmp_path / "model.json"))
-    assert RowScorer(tmp_path / "model.json").feature_names == names
+    assert RowScorer((tmp_path / "model.json").read_bytes()).feature_names == names
     assert_same_as_package(tmp_path / "model.json", names, seed=2)
 
 
 def test_a_file_that_is_no_model_is_refused_with_libxgboosts_reason(tmp_path):
     (tmp_path / "model.json").write_text(json.dumps({"learner": "nonsense"}))
     with pytest.raises(BoosterError):
-        RowScorer(tmp_path / "model.json")
+        RowScorer((tmp_path / "model.json").read_bytes())
 
 
 def test_scoring_a_change_imports_neither_xgboost_nor_scipy_nor_sklearn_nor_pandas():
@@ -86,6 +87,13 @@ def test_scoring_a_change_imports_neither_xgboost_nor_scipy_nor_sklearn_nor_pand
     assert done.stdout.strip() == "[]"
 
 
-def test_the_package_booster_is_still_there_for_batch_work():
-    model = load_model(DEFAULT_MODEL_PATH)
+def test_the_package_booster_is_there_for_batch_work_after_its_directory_is_gone(tmp_path):
+    shutil.copytree(DEFAULT_MODEL_PATH, tmp_path / "model")
+    model = load_model(tmp_path / "model")
+    shutil.rmtree(tmp_path / "model")  # as a staged candidate's temporary directory is
     assert list(model.booster.feature_names or []) == model.artifact.features
+    names = model.artifact.features
+    row = rows(len(names), 1, seed=4)[0]
+    assert package_prediction(model.booster, row, names) == model.scorer.margin_and_contributions(
+        row, names
+    )
