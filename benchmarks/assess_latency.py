@@ -1,7 +1,7 @@
 """`gate assess` as a whole process on a 10,000-commit history, cold and warm, beside `git log -1`.
 
-The repository (the synthetic one of benchmarks/synthrepo.py, or `--repo`) is cloned sharing its
-objects; each round then runs, in turn: `git log -1` (the floor: one git process that reads the
+The repository (the synthetic one of benchmarks/synthrepo.py, or `--repo`) is cloned bare, sharing
+its objects; each round then runs, in turn: `git log -1` (the floor: one git process that reads the
 repository), `gate assess` with its history index removed first (cold), `gate assess` again
 (warm: the same change again), and, after one new commit is made, `gate assess` of that commit
 (warm: one commit to add to the index, as after each commit a developer makes). Each run records
@@ -52,13 +52,23 @@ def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
     return done.stdout.strip()
 
 
-def new_commit(clone: Path, number: int) -> None:
-    """One more commit on the clone's branch, as a developer makes before `gate assess`."""
-    target = clone / "riskgate-bench" / f"change_{number}.py"
-    target.parent.mkdir(exist_ok=True)
-    target.write_text("".join(f"value_{number}_{line} = {line}\n" for line in range(40)))
-    git(clone, "add", "-A")
-    git(clone, "commit", "--quiet", "-m", f"bench change {number}")
+def new_commit(clone: Path, number: int, work: Path) -> None:
+    """One more commit on the clone's branch (a new 40-line file), made with git's plumbing."""
+    content = "".join(f"value_{number}_{line} = {line}\n" for line in range(40))
+    blob = subprocess.run(
+        ["git", "-C", str(clone), "hash-object", "-w", "--stdin"],
+        input=content,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    env = {**os.environ, "GIT_INDEX_FILE": str(work / "bench-index")}
+    git(clone, "read-tree", "HEAD", env=env)
+    path = f"riskgate-bench/change_{number}.py"
+    git(clone, "update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", env=env)
+    tree = git(clone, "write-tree", env=env)
+    commit = git(clone, "commit-tree", tree, "-p", "HEAD", "-m", f"bench change {number}")
+    git(clone, "update-ref", "HEAD", commit)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -134,7 +144,7 @@ def measure(
         shutil.rmtree(stored, ignore_errors=True)
         samples[COLD].append(timed(assess, env))
         samples[SAME].append(timed(assess, env))
-        new_commit(clone, number)
+        new_commit(clone, number, work)
         samples[NEXT].append(timed(assess, env))
     return samples
 
