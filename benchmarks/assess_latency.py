@@ -121,8 +121,10 @@ def measure(
     source: Path, work: Path, rounds: int, no_record: bool
 ) -> dict[str, list[tuple[float, float]]]:
     """Clone `source` (sharing its objects), then time each command once a round, in turn."""
-    clone = work / "repo"
-    subprocess.run(["git", "clone", "--quiet", "--shared", str(source), str(clone)], check=True)
+    clone = work / "repo.git"
+    subprocess.run(
+        ["git", "clone", "--quiet", "--bare", "--shared", str(source), str(clone)], check=True
+    )
     git(clone, "config", "user.name", "Bench")
     git(clone, "config", "user.email", "bench@example.com")
     commits = int(git(clone, "rev-list", "--count", "HEAD"))
