@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from itertools import chain, islice
 from pathlib import Path
+from types import CodeType
 
 from unidiff import PatchSet
 from unidiff.constants import RE_BINARY_DIFF, RE_PATCH_FILE_PREFIX, RE_TARGET_FILENAME
@@ -358,9 +359,7 @@ def record_fingerprint(rules: MessageRules) -> str:
     The rules' patterns, the diff options, the record's fields and the code that derives them
     (its bytecode, so an edit to that code needs no version bump to invalidate stored records).
     """
-    code = [
-        function.__code__ for function in (_record, MessageRules.is_fix, MessageRules.reverted_sha)
-    ] + [without_merge_lines.__code__]
+    functions = (_record, MessageRules.is_fix, MessageRules.reverted_sha, without_merge_lines)
     text = repr(
         (
             rules.fix.pattern,
@@ -368,10 +367,17 @@ def record_fingerprint(rules: MessageRules) -> str:
             PULL_REQUEST_LINES.pattern,
             _STATUS_OPTIONS,
             [item.name for item in fields(CommitRecord)],
-            [(c.co_code, c.co_consts, c.co_names) for c in code],
+            [_code_key(function.__code__) for function in functions],
         )
     )
     return hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def _code_key(code: CodeType) -> tuple[object, ...]:
+    """A code object's instructions, constants and names; nested code (a comprehension) by its
+    own key, as a code object's repr holds its memory address and would differ in each process."""
+    consts = tuple(_code_key(c) if isinstance(c, CodeType) else c for c in code.co_consts)
+    return (code.co_code, consts, code.co_names)
 
 
 def _record(info: CommitInfo, statuses: bytes, rules: MessageRules) -> CommitRecord:
