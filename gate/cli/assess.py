@@ -34,15 +34,13 @@ def assess(
     """Score a change of a local repository with the model, and record it."""
     from gate.features.coverage.parse import parse_coverage
     from gate.features.coverage.report import CoverageError
-    from gate.features.gitlog import iter_records
-    from gate.features.history import HistoryIndex, MessageRules
+    from gate.features.history import MessageRules
+    from gate.features.indexes import local_index
     from gate.git.cmd import first_parent, resolve
     from gate.git.objects import repo_paths
     from gate.model.artifact import ModelError, load_model
     from gate.policy.repo_config import repo_policy, repo_services
     from gate.pulls.assess import assess_change
-    from gate.store import Database
-    from gate.store.assessments import record_local
 
     configured = settings()
     try:
@@ -65,9 +63,8 @@ def assess(
         except (OSError, CoverageError) as error:
             raise fail(f"{coverage}: {error}") from None
     rules = MessageRules()
-    index = HistoryIndex()
-    for commit in iter_records(repo, [base_sha] if base_sha != head_sha else [], rules):
-        index.add(commit)
+    # kept in the repository's git directory and extended with new commits only
+    index = local_index(repo, [base_sha] if base_sha != head_sha else [], rules)
     services, notes = repo_services(repo, base_sha)
     # the policy in force before the change, as the App reads the default branch's
     policy, policy_notes = repo_policy(repo, base_sha)
@@ -85,6 +82,9 @@ def assess(
     )
     assessment_id = None
     if record:
+        from gate.store import Database  # SQLAlchemy: a third of the imports, only to record
+        from gate.store.assessments import record_local
+
         db = Database(configured.database_url)
         db.migrate()
         assessment_id = record_local(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from itertools import chain, islice
 from pathlib import Path
+from types import CodeType
 
 from unidiff import PatchSet
 from unidiff.constants import RE_BINARY_DIFF, RE_PATCH_FILE_PREFIX, RE_TARGET_FILENAME
@@ -14,7 +16,13 @@ from unidiff.errors import UnidiffParseError
 
 from gate.features.blobs import BlobIds
 from gate.features.diff import MAX_PATCH_BYTES, FileChange, file_change, numstat_changes
-from gate.features.history import CommitRecord, MessageRules
+from gate.features.history import (
+    PULL_REQUEST_LINES,
+    REVERT_PATTERN,
+    CommitRecord,
+    MessageRules,
+    without_merge_lines,
+)
 from gate.features.unreadable import readable_changes, statuses_without_renames
 from gate.git.cmd import EMPTY_TREE, GitError, git
 from gate.git.logstream import Answer, CommitInfo, DiffStream, parents_of, read_commits, rev_list
@@ -325,7 +333,15 @@ def _header_blob_ids(header: _FileHeader) -> BlobIds | None:
 
 def iter_records(repo: Path, revisions: list[str], rules: MessageRules) -> Iterator[CommitRecord]:
     """The history index's view of `git log <revisions>`: paths and renames, no diffs (fast)."""
-    commits = rev_list(repo, revisions)
+    return records_of(repo, rev_list(repo, revisions), rules)
+
+
+def records_of(
+    repo: Path, commits: Sequence[tuple[str, tuple[str, ...]]], rules: MessageRules
+) -> Iterator[CommitRecord]:
+    """The records of `commits` ((sha, parents) as `rev_list` gives them), in that order."""
+    if not commits:
+        return
     requests = [(sha, parents[0] if parents else None) for sha, parents in commits]
     answers = DiffStream(repo, _STATUS_OPTIONS, requests, zero=True)
     for info, answer in zip(read_commits(repo, commits), answers, strict=True):
@@ -335,6 +351,33 @@ def iter_records(repo: Path, revisions: list[str], rules: MessageRules) -> Itera
                 repo, info.parents[0] if info.parents else None, info.sha
             )
         yield _record(info, statuses, rules)
+
+
+def record_fingerprint(rules: MessageRules) -> str:
+    """What a stored record depends on besides its commit: a stored index under another is stale.
+
+    The rules' patterns, the diff options, the record's fields and the code that derives them
+    (its bytecode, so an edit to that code needs no version bump to invalidate stored records).
+    """
+    functions = (_record, MessageRules.is_fix, MessageRules.reverted_sha, without_merge_lines)
+    text = repr(
+        (
+            rules.fix.pattern,
+            REVERT_PATTERN.pattern,
+            PULL_REQUEST_LINES.pattern,
+            _STATUS_OPTIONS,
+            [item.name for item in fields(CommitRecord)],
+            [_code_key(function.__code__) for function in functions],
+        )
+    )
+    return hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def _code_key(code: CodeType) -> tuple[object, ...]:
+    """A code object's instructions, constants and names; nested code (a comprehension) by its
+    own key, as a code object's repr holds its memory address and would differ in each process."""
+    consts = tuple(_code_key(c) if isinstance(c, CodeType) else c for c in code.co_consts)
+    return (code.co_code, consts, code.co_names)
 
 
 def _record(info: CommitInfo, statuses: bytes, rules: MessageRules) -> CommitRecord:

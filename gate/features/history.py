@@ -93,7 +93,11 @@ class CommitRecord:
 
     @classmethod
     def from_json(cls, line: str) -> CommitRecord:
-        sha, time, author, is_fix, reverts, paths, renamed = json.loads(line)
+        return cls.from_row(json.loads(line))
+
+    @classmethod
+    def from_row(cls, row: list) -> CommitRecord:
+        sha, time, author, is_fix, reverts, paths, renamed = row
         return cls(
             sha,
             time,

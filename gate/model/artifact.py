@@ -7,12 +7,15 @@ import math
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import xgboost as xgb
 
 from gate.features import CATALOG, FEATURE_SCHEMA_VERSION, FeatureVector
+from gate.model.booster import BoosterError, RowScorer
+
+if TYPE_CHECKING:
+    import xgboost as xgb
 
 ARTIFACT_FORMAT = 1
 ARTIFACT_FILE = "artifact.json"
@@ -89,12 +92,29 @@ class Artifact:
 
 
 class RiskModel:
-    """A loaded model: thread-safe scoring and per-feature explanations."""
+    """A loaded model: thread-safe scoring and per-feature explanations.
 
-    def __init__(self, booster: xgb.Booster, artifact: Artifact) -> None:
-        self.booster = booster
+    Scoring goes through `RowScorer` (libxgboost without `import xgboost`); `booster`, the
+    xgboost package's Booster for batch work (training, evaluation), loads on first use.
+    """
+
+    def __init__(self, saved: bytes, artifact: Artifact) -> None:
+        self.scorer = RowScorer(saved)
         self.artifact = artifact
+        self._saved = saved  # the booster file's bytes: the directory may be gone by first use
+        self._booster: xgb.Booster | None = None
         self._lock = threading.Lock()
+
+    @property
+    def booster(self) -> xgb.Booster:
+        with self._lock:
+            if self._booster is None:
+                import xgboost as xgb
+
+                booster = xgb.Booster(params={"nthread": 1})
+                booster.load_model(bytearray(self._saved))
+                self._booster = booster
+            return self._booster
 
     @property
     def version(self) -> str:
@@ -106,14 +126,13 @@ class RiskModel:
                 f"feature schema {vector.schema_version} does not match the model's "
                 f"{self.artifact.feature_schema_version}"
             )
-        row = np.array([[vector.get(name) for name in self.artifact.features]], dtype=np.float32)
-        # one row: xgboost's thread teams cost more than they save (32 ms vs 0.3 ms under load)
-        matrix = xgb.DMatrix(row, feature_names=self.artifact.features, missing=np.nan, nthread=1)
-        with self._lock:
-            # the margin from its own prediction: the contributions' float sum is not exactly it,
-            # and the monotone constraints hold exactly only for the margin
-            margin = float(self.booster.predict(matrix, output_margin=True)[0])
-            contribs = self.booster.predict(matrix, pred_contribs=True)[0]
+        features = self.artifact.features
+        # the margin from its own prediction: the contributions' float sum is not exactly it,
+        # and the monotone constraints hold exactly only for the margin; one thread, as one
+        # row costs xgboost's thread teams more than they save (32 ms vs 0.3 ms under load)
+        margin, contribs = self.scorer.margin_and_contributions(
+            [vector.get(name) for name in features], features
+        )
         probability = calibrate(1.0 / (1.0 + math.exp(-margin)), self.artifact.calibration)
         return Score(
             probability=probability,
@@ -145,17 +164,16 @@ def load_model(directory: Path) -> RiskModel:
     except json.JSONDecodeError as error:
         raise ModelError(f"{artifact_path}: not JSON ({error})") from None
     _check_schema(artifact, directory)
-    booster = xgb.Booster(params={"nthread": 1})
     try:
-        booster.load_model(str(booster_path))
-    except xgb.core.XGBoostError as error:
+        model = RiskModel(booster_path.read_bytes(), artifact)
+        names = model.scorer.feature_names
+    except BoosterError as error:
         raise ModelError(f"{booster_path}: not an XGBoost model ({error})") from None
-    if booster.feature_names and list(booster.feature_names) != artifact.features:
+    if names and names != artifact.features:
         raise ModelError(
-            f"{directory}: booster features {booster.feature_names} differ from the artifact's "
-            f"{artifact.features}"
+            f"{directory}: booster features {names} differ from the artifact's {artifact.features}"
         )
-    return RiskModel(booster, artifact)
+    return model
 
 
 def _check_schema(artifact: Artifact, directory: Path) -> None:

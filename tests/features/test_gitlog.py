@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gate.features.compute import compute_features
-from gate.features.gitlog import iter_commits_in_order, iter_records
+from gate.features.gitlog import iter_commits_in_order, iter_records, record_fingerprint
 from gate.features.history import HistoryIndex, MessageRules
 from gate.git.cmd import EMPTY_TREE, first_parent
 from tests.gitrepo import GitRepo, lines
@@ -289,3 +290,19 @@ def test_a_rename_whose_old_blob_is_missing_is_indexed_without_the_rename(tmp_pa
     assert (rows[1]["la"], rows[1]["nf"]) == (31, 2)  # new.txt counted, old.txt unreadable
     for row in rows:
         _row_matches_serving(bare, row)
+
+
+def test_the_record_fingerprint_is_the_same_in_every_process_and_follows_the_rules():
+    script = (
+        "from gate.features.gitlog import record_fingerprint\n"
+        "from gate.features.history import MessageRules\n"
+        "print(record_fingerprint(MessageRules()))\n"
+    )
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for _ in range(2)
+    }
+    assert runs == {record_fingerprint(MessageRules())}
+    assert record_fingerprint(MessageRules(r"\bbug\b")) != record_fingerprint(MessageRules())
