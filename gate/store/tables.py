@@ -132,6 +132,8 @@ class Assessment(Base):
     shadow_model_version: Mapped[str | None] = mapped_column(String(64))
     shadow_score: Mapped[float | None] = mapped_column(Float)
     shadow_level: Mapped[str | None] = mapped_column(String(16))
+    # where the change ranks among the repository's recent changes, in words
+    rank: Mapped[str | None] = mapped_column(String(200))
 
 
 class RepoModel(Base):
