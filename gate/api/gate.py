@@ -136,6 +136,7 @@ def _assess(services: Services, body: AssessmentIn) -> AssessmentOut:
         policy=loaded.policy,
         objects=context.objects,
         service_incidents=context.incidents,
+        distribution=context.distribution,
     )
     decided = audit.new_entry(
         actor="api",

@@ -1,4 +1,4 @@
-"""Thresholds as shares of a repository's own changes, from the scores of its recent changes. Pure."""
+"""Thresholds as shares of a repository's own changes, from its recent changes' scores. Pure."""
 
 from __future__ import annotations
 

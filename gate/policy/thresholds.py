@@ -58,8 +58,7 @@ class ThresholdsPolicy(Section):
             )
         if info.field_name == "review_share" and value + info.data.get("hold_share", 0.0) > 1:
             raise ValueError(
-                f"hold_share + review_share is {value + info.data.get('hold_share', 0.0):g}, "
-                "over 1"
+                f"hold_share + review_share is {value + info.data.get('hold_share', 0.0):g}, over 1"
             )
         return value
 

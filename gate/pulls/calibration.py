@@ -59,7 +59,9 @@ def recent_changes(
     """The first-parent changes of `tip` in the `days` before `now`, or its last `at_least`
     changes when the window holds fewer. A merge is the change it merged (against its first
     parent), as its pull request's check saw it."""
-    listing = git(repo, "log", "--first-parent", f"--max-count={at_most}", "--format=%H %ct %P", tip)
+    listing = git(
+        repo, "log", "--first-parent", f"--max-count={at_most}", "--format=%H %ct %P", tip
+    )
     changes: list[tuple[str, str, int]] = []
     for line in listing.decode().splitlines():
         sha, time, *parents = line.split()
