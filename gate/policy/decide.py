@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 
 from gate.model.artifact import Level, Thresholds
 from gate.policy.exposure import ExposureFacts, ExposurePolicy, bound, judge_exposure
-from gate.policy.shares import MIN_CHANGES, Distribution, rank_sentence
+from gate.policy.shares import MIN_CHANGES, Distribution, key, rank_sentence
 from gate.policy.thresholds import ThresholdsPolicy
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def level_for(
             f"needed to hold its riskiest {hold:.0%} -> {model_level}"
         )
     own = distribution.thresholds(hold, review)
-    level = own.level(probability)
+    level = own.level(key(probability))
     return level, (
         f"repository shares (hold the riskiest {hold:.0%}: at or above "
         f"{own.high_at_or_above:.2f}; review the next {review:.0%}: at or above "

@@ -9,6 +9,12 @@ from dataclasses import dataclass
 from gate.model.artifact import Thresholds
 
 MIN_CHANGES = 100  # fewer scored changes than this: the model's own thresholds stand
+DIGITS = 6  # scores are kept, and compared with them, to this many decimals
+
+
+def key(score: float) -> float:
+    """A score as the distribution keeps it: a change scored again compares equal to itself."""
+    return round(score, DIGITS)
 
 
 @dataclass(frozen=True)
@@ -30,7 +36,7 @@ class Distribution:
         days: int | None,
         calibrated_at: int,
     ) -> Distribution:
-        return cls(tuple(sorted(scores)), model_version, tip, days, calibrated_at)
+        return cls(tuple(sorted(key(s) for s in scores)), model_version, tip, days, calibrated_at)
 
     @property
     def count(self) -> int:
@@ -50,16 +56,34 @@ class Distribution:
         """The share of the changes that scored lower than `score`."""
         if not self.scores:
             return 0.0
-        return bisect.bisect_left(self.scores, score) / self.count
+        return bisect.bisect_left(self.scores, key(score)) / self.count
 
     def thresholds(self, hold_share: float, review_share: float) -> Thresholds:
-        """Hold the riskiest `hold_share` of these changes, review the next `review_share`."""
+        """Hold the riskiest `hold_share` of these changes, review the next `review_share`.
+
+        Changes that score alike fall on the same side, so each threshold is the score that
+        comes closest to its share (the higher one of two as close).
+        """
+        hold_at = self._closest(hold_share, 1.0)
+        return Thresholds(
+            low_below=self._closest(hold_share + review_share, hold_at), high_at_or_above=hold_at
+        )
+
+    def _closest(self, share: float, highest: float) -> float:
+        """The threshold at or below `highest` that leaves the share of changes at or above it
+        closest to `share`; 1.0 when even the riskiest change is too many."""
         n = self.count
-        held = min(n, round(n * hold_share))
-        flagged = min(n, max(held, round(n * (hold_share + review_share))))
-        hold_at = self.scores[n - held] if held else 1.0
-        pass_below = self.scores[n - flagged] if flagged else hold_at
-        return Thresholds(low_below=min(pass_below, hold_at), high_at_or_above=hold_at)
+        wanted = share * n
+        best, best_gap = highest, abs(n - bisect.bisect_left(self.scores, highest) - wanted)
+        for value in sorted(set(self.scores), reverse=True):
+            if value > highest:
+                continue
+            gap = abs(n - bisect.bisect_left(self.scores, value) - wanted)
+            if gap < best_gap:
+                best, best_gap = value, gap
+            elif n - bisect.bisect_left(self.scores, value) > wanted:
+                break  # lower values only flag more
+        return best
 
     def to_json(self) -> str:
         return json.dumps(
@@ -68,7 +92,7 @@ class Distribution:
                 "tip": self.tip,
                 "days": self.days,
                 "calibrated_at": self.calibrated_at,
-                "scores": [round(score, 6) for score in self.scores],
+                "scores": list(self.scores),
             }
         )
 

@@ -83,18 +83,28 @@ def calibrate(
     rules: MessageRules | None = None,
     objects: ObjectReader | None = None,
     window: Window | None = None,
+    scored: dict[str, float] | None = None,
 ) -> Distribution:
-    """Score the recent changes of `tip` as a pull request's check scores a change."""
+    """Score the recent changes of `tip` as a pull request's check scores a change.
+
+    `scored` (commit -> score, by this model) is read and filled: a calibration again after a
+    few new changes scores only those.
+    """
+    scored = {} if scored is None else scored
     tip_sha = git(repo, "rev-parse", "--verify", f"{tip}^{{commit}}").decode().strip()
     window = window or recent_changes(repo, tip_sha, now)
     services, _ = repo_services(repo, tip_sha, objects)
     scores = []
     for base, sha in window.changes:
+        if sha in scored:
+            scores.append(scored[sha])
+            continue
         try:
             computed = compute_features(
                 repo, base, sha, index=index, rules=rules, services=services, objects=objects
             )
-            scores.append(model.score(computed.vector).probability)
+            scored[sha] = model.score(computed.vector).probability
+            scores.append(scored[sha])
         except Exception:
             # one change git cannot read leaves the others' scores standing
             log.warning("calibration: could not score %s in %s", sha, repo, exc_info=True)
