@@ -24,36 +24,15 @@ from gate.pulls.calibration import (
 )
 from gate.settings import DEFAULT_MODEL_PATH
 from tests.conftest import gate
+from tests.gitrepo import fast_commits
 
 START = 1_700_000_000
-AUTHORS = ["ada@example.com", "bob@example.com", "cy@example.com"]
 
 
 def history(path: Path, count: int, step: int = 8 * 3600) -> Path:
-    """A repository of `count` commits, `step` seconds apart, of varied size, built in one
-    `git fast-import` (a hundred `git commit` calls take too long)."""
+    """A repository of `count` commits, `step` seconds apart, of varied size."""
     subprocess.run(["git", "init", "--quiet", "--initial-branch=main", str(path)], check=True)
-    stream = []
-    for i in range(count):
-        author = AUTHORS[i % 3]
-        when = START + i * step
-        message = f"fix the parser, take {i}" if i % 7 == 0 else f"change {i}"
-        stream += [
-            "commit refs/heads/main",
-            f"author {author.split('@')[0]} <{author}> {when} +0000",
-            f"committer {author.split('@')[0]} <{author}> {when} +0000",
-            f"data {len(message)}",
-            message,
-        ]
-        for j in range(1 + i % 3):
-            body = "".join(f"line {n} of {i}\n" for n in range(1 + (i * 13 + j * 5) % 90))
-            stream += [f"M 644 inline src/area{(i + j) % 4}/file{j}.py", f"data {len(body)}", body]
-        stream.append("")
-    subprocess.run(
-        ["git", "-C", str(path), "fast-import", "--quiet"],
-        input="\n".join(stream).encode(),
-        check=True,
-    )
+    fast_commits(path, "main", count, START, step)
     subprocess.run(["git", "-C", str(path), "checkout", "--quiet", "main"], check=True)
     return path
 
