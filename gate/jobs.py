@@ -22,7 +22,7 @@ from gate.logs import delivery_context
 from gate.store import deliveries
 from gate.store import jobs as job_store
 from gate.store.tables import Delivery
-from gate.webhooks import handler_for, installation, recovery
+from gate.webhooks import calibration, handler_for, installation, recovery
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ def give_up(services: Services, args: dict[str, Any]) -> None:
 JOB_FUNCTIONS: dict[str, tuple[JobFunction, GiveUpFunction | None]] = {
     "process_delivery": (process_delivery, give_up_delivery),
     "index_repository": (installation.index_repository, None),
+    calibration.JOB: (calibration.calibrate_repository, None),
     "answer_deployment": (deploys.answer_deployment, deploys.answer_failed),
     watch.JOB: (watch.look, watch.gave_up),
     "give_up": (give_up, None),

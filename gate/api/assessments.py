@@ -33,6 +33,7 @@ def _view(row: Assessment) -> dict[str, Any]:
         "score": row.score,
         "level": row.level,
         "decision": row.decision,
+        "rank": row.rank,
         "reasons": row.reasons,
         "features": row.features,
         "notes": row.notes,
@@ -89,6 +90,7 @@ async def assessment_page(
     title = f"{row.repository}#{row.pr_number}" if row.pr_number else row.repository
     score = "pending" if row.score is None else f"{row.level} ({row.score:.2f}) -> {row.decision}"
     reasons = "".join(f"<li>{escape(r['text'])}</li>" for r in row.reasons) or "<li>none</li>"
+    rank = f"<p>This change is {escape(row.rank)}.</p>" if row.rank else ""
     features = "".join(
         _row(name, "missing" if value is None else f"{value:g}")
         for name, value in row.features.items()
@@ -101,7 +103,7 @@ async def assessment_page(
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3rem .6rem}}</style></head>
 <body><h1>{escape(title)}</h1><p>Commit <code>{escape(row.head_sha)}</code> against
 <code>{escape(row.base_sha)}</code>. Risk: <strong>{escape(score)}</strong>.
-Model <code>{escape(row.model_version or "-")}</code>.</p>
+Model <code>{escape(row.model_version or "-")}</code>.</p>{rank}
 <h2>What raised the risk</h2><ul>{reasons}</ul>
 <h2>Features</h2><table>{_row("feature", "value", tag="th")}{features}</table>
 <h2>Audit trail</h2><table>{_row("time (UTC)", "actor", "action", "reason", tag="th")}

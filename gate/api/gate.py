@@ -61,6 +61,8 @@ class AssessmentOut(BaseModel):
     reasons: list[str]
     details_url: str
     deployment_id: int | None = None
+    # where the change ranks among the repository's recent changes, when enough are scored
+    rank: str | None = None
 
 
 class VoteIn(BaseModel):
@@ -136,6 +138,7 @@ def _assess(services: Services, body: AssessmentIn) -> AssessmentOut:
         policy=loaded.policy,
         objects=context.objects,
         service_incidents=context.incidents,
+        distribution=context.distribution,
     )
     decided = audit.new_entry(
         actor="api",
@@ -177,6 +180,7 @@ def _assess(services: Services, body: AssessmentIn) -> AssessmentOut:
         reasons=[r.text for r in result.reasons],
         details_url=services.details_url(assessment_id, row.details_token),
         deployment_id=deployment_id,
+        rank=result.decision.rank,
     )
 
 

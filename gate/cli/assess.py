@@ -41,6 +41,7 @@ def assess(
     from gate.model.artifact import ModelError, load_model
     from gate.policy.repo_config import repo_policy, repo_services
     from gate.pulls.assess import assess_change
+    from gate.pulls.calibration import commit_time, ensure, local_scores_file
 
     configured = settings()
     try:
@@ -66,6 +67,16 @@ def assess(
     # kept in the repository's git directory and extended with new commits only
     index = local_index(repo, [base_sha] if base_sha != head_sha else [], rules)
     services, notes = repo_services(repo, base_sha)
+    # the repository's own changes before this one, scored once and kept in its git directory
+    distribution = ensure(
+        local_scores_file(repo),
+        repo,
+        base_sha,
+        model,
+        index=index,
+        now=commit_time(repo, base_sha),
+        rules=rules,
+    )
     # the policy in force before the change, as the App reads the default branch's
     policy, policy_notes = repo_policy(repo, base_sha)
     result = assess_change(
@@ -79,6 +90,7 @@ def assess(
         coverage=report,
         notes=notes + policy_notes,
         policy=policy,
+        distribution=distribution,
     )
     assessment_id = None
     if record:
@@ -99,6 +111,7 @@ def assess(
                     "score": round(result.score.probability, 4),
                     "level": result.decision.level,
                     "decision": result.decision.verdict,
+                    "rank": result.decision.rank,
                     "reasons": [reason.text for reason in result.reasons],
                     "steps": [step.to_json() for step in result.advice.steps],
                     "advice": result.suggestions,
@@ -121,6 +134,8 @@ def _print_assessment(
         f"[bold {colour}]{result.decision.level.upper()}[/] risk {result.score.probability:.2f} "
         f"-> {result.decision.verdict}   {name} {base[:10]}..{head[:10]}"
     )
+    if result.decision.rank:
+        console.print(f"  {result.decision.rank}")
     for reason in result.reasons:
         console.print(f"  - {reason.text}")
     if not result.reasons:

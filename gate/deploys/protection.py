@@ -15,7 +15,7 @@ from gate.github import Repo
 from gate.policy.decide import DecisionContext, decide
 from gate.policy.repo_config import repo_services
 from gate.pulls.approvals import VoteOutcome, VoteRequest
-from gate.pulls.assess import AssessmentResult, assess_change
+from gate.pulls.assess import AssessmentResult, assess_change, usable
 from gate.pulls.repository_context import RepositoryContext
 from gate.store import audit
 from gate.store import deployments as store
@@ -96,7 +96,11 @@ def assess_deployment(
         probability,
         model_level,
         loaded.policy,
-        DecisionContext(paths=range_result.paths, now=now),
+        DecisionContext(
+            paths=range_result.paths,
+            now=now,
+            distribution=usable(context.distribution, chosen.model)[0],
+        ),
     )
     verdict, rules = decision.verdict, list(decision.rules)
     frozen = _frozen(services, deployment, range_result)

@@ -9,6 +9,7 @@ from gate.policy.approvers import Approvers
 from gate.policy.exposure import ExposurePolicy
 from gate.policy.rollback import describe
 from gate.policy.schema import Mode, OnError, Policy
+from gate.policy.shares import MIN_CHANGES
 from gate.policy.thresholds import ThresholdsPolicy
 
 
@@ -50,11 +51,17 @@ def _mode_line(mode: Mode) -> str:
 
 
 def _thresholds_line(thresholds: ThresholdsPolicy) -> str:
-    if thresholds.use_model_thresholds:
+    if thresholds.source == "model":
         return "thresholds: the model's own"
+    if thresholds.source == "absolute":
+        return (
+            f"thresholds: pass below {thresholds.pass_below:g}, "
+            f"hold at or above {thresholds.hold_at_or_above:g}"
+        )
     return (
-        f"thresholds: pass below {thresholds.pass_below:g}, "
-        f"hold at or above {thresholds.hold_at_or_above:g}"
+        f"thresholds: hold the riskiest {thresholds.hold_share:.0%} of this repository's recent "
+        f"changes, review the next {thresholds.review_share:.0%} (the model's own until "
+        f"{MIN_CHANGES} changes are scored)"
     )
 
 

@@ -1,31 +1,29 @@
-"""`thresholds:` in risk-gate.yml: the model's own, or an explicit pass/hold pair."""
+"""`thresholds:` in risk-gate.yml: shares of the repository's own changes (the default), the
+model's own thresholds, or an explicit pass/hold pair."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from gate.model.artifact import Thresholds
 from gate.policy.section import Section
+from gate.policy.shares import Distribution
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0, strict=True)]
+Source = Literal["shares", "model", "absolute"]
 
 
 class ThresholdsPolicy(Section):
-    """The model's own thresholds, or both explicit ones."""
+    """Shares of the repository's recent changes; or the model's own; or both explicit ones."""
 
-    use_model_thresholds: bool = True
+    use_model_thresholds: bool = False
     pass_below: Probability | None = None
     hold_at_or_above: Probability | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _explicit_values_imply_false(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "use_model_thresholds" not in data:
-            explicit = any(data.get(key) is not None for key in ("pass_below", "hold_at_or_above"))
-            return {**data, "use_model_thresholds": not explicit}
-        return data
+    # the riskiest share of the repository's recent changes is held, the next one shown for review
+    hold_share: Probability = 0.05
+    review_share: Probability = 0.15
 
     @field_validator("pass_below", "hold_at_or_above")
     @classmethod
@@ -45,15 +43,28 @@ class ThresholdsPolicy(Section):
             raise ValueError(f"{value} is below pass_below ({pass_below})")
         return value
 
-    @model_validator(mode="after")
-    def _both_or_neither(self) -> ThresholdsPolicy:
-        if self.use_model_thresholds:
-            return self
-        if self.pass_below is None and self.hold_at_or_above is None:
+    @field_validator("hold_share", "review_share")
+    @classmethod
+    def _shares_alone(cls, value: float, info: ValidationInfo) -> float:
+        # runs only for a share written in the file: a default is never validated
+        if info.data.get("use_model_thresholds") is True:
             raise ValueError(
-                "use_model_thresholds is false but pass_below and hold_at_or_above are not set"
+                "conflicts with use_model_thresholds: true; drop use_model_thresholds or this share"
             )
-        if self.pass_below is None or self.hold_at_or_above is None:
+        if any(info.data.get(key) is not None for key in ("pass_below", "hold_at_or_above")):
+            raise ValueError(
+                "conflicts with pass_below / hold_at_or_above: explicit thresholds replace the "
+                "shares; drop one or the other"
+            )
+        if info.field_name == "review_share" and value + info.data.get("hold_share", 0.0) > 1:
+            raise ValueError(
+                f"hold_share + review_share is {value + info.data.get('hold_share', 0.0):g}, over 1"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _pairs(self) -> ThresholdsPolicy:
+        if (self.pass_below is None) != (self.hold_at_or_above is None):
             missing = "pass_below" if self.pass_below is None else "hold_at_or_above"
             raise ValueError(
                 f"{missing} is missing: explicit thresholds need both pass_below and "
@@ -61,8 +72,17 @@ class ThresholdsPolicy(Section):
             )
         return self
 
-    def resolve(self, model: Thresholds) -> Thresholds:
-        """The thresholds to apply: the model's, or both explicit ones."""
-        if self.use_model_thresholds or self.pass_below is None or self.hold_at_or_above is None:
-            return model
-        return Thresholds(low_below=self.pass_below, high_at_or_above=self.hold_at_or_above)
+    @property
+    def source(self) -> Source:
+        if self.use_model_thresholds:
+            return "model"
+        return "shares" if self.pass_below is None else "absolute"
+
+    def resolve(self, model: Thresholds, distribution: Distribution | None = None) -> Thresholds:
+        """The thresholds to apply: explicit ones; else the shares of `distribution` when it has
+        enough changes; else the model's."""
+        if self.pass_below is not None and self.hold_at_or_above is not None:
+            return Thresholds(low_below=self.pass_below, high_at_or_above=self.hold_at_or_above)
+        if self.source == "shares" and distribution is not None and distribution.enough:
+            return distribution.thresholds(self.hold_share, self.review_share)
+        return model

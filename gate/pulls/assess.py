@@ -23,6 +23,7 @@ from gate.model.artifact import Level, RiskModel, Score
 from gate.model.explain import ExplainContext, Reason, reasons
 from gate.policy.decide import Decision, DecisionContext, decide
 from gate.policy.exposure import ExposureFacts, ExposurePolicy
+from gate.policy.shares import Distribution
 from gate.pulls.advice import Advice, Outcome, advise
 from gate.pulls.advice import Change as AdviceInput
 from gate.pulls.exposure_facts import exposure_facts
@@ -74,6 +75,7 @@ class AssessmentResult:
             "would_decide": self.decision.would,
             "mode": self.decision.mode,
             "reasons": [reason.to_json() for reason in self.reasons],
+            "rank": self.decision.rank,
         }
         if self.shadow is not None:
             fields["shadow_model_version"] = self.shadow.model_version
@@ -109,6 +111,7 @@ def assess_change(
     shadow: RiskModel | None = None,
     objects: ObjectReader | None = None,
     service_incidents: Mapping[str, int] | None = None,
+    distribution: Distribution | None = None,
 ) -> AssessmentResult:
     computed = compute_features(
         repo, base, head, index=index, rules=rules, services=services, objects=objects
@@ -119,9 +122,10 @@ def assess_change(
     touched = [change.path for change in computed.diff.changes]
     coverage_values, coverage_notes = coverage_features(coverage, added, touched)
     report_notes = coverage.notes[:3] if coverage is not None else []
+    distribution, distribution_notes = usable(distribution, model)
     vector = computed.vector.merge(
         {**coverage_values, **incident_features(computed.services, service_incidents)},
-        [*(notes or []), *coverage_notes, *report_notes],
+        [*(notes or []), *coverage_notes, *report_notes, *distribution_notes],
     )
     services = services or Services()
     when = now or datetime.now(UTC)
@@ -132,7 +136,9 @@ def assess_change(
         scored_vector: FeatureVector, scored_facts: ExposureFacts | None, paths: Sequence[str]
     ) -> tuple[Score, Decision]:
         scored = model.score(scored_vector)
-        context = DecisionContext(paths=paths, now=when, exposure=scored_facts)
+        context = DecisionContext(
+            paths=paths, now=when, exposure=scored_facts, distribution=distribution
+        )
         return scored, decide(scored.probability, scored.level, policy, context)
 
     def rescore(
@@ -184,6 +190,18 @@ def assess_change(
         paths=touched,
         shadow=shadow_score(shadow, vector) if shadow is not None else None,
     )
+
+
+def usable(
+    distribution: Distribution | None, model: RiskModel
+) -> tuple[Distribution | None, list[str]]:
+    """The distribution when the model that scores the change computed it; else None, said."""
+    if distribution is None or distribution.model_version == model.version:
+        return distribution, []
+    return None, [
+        f"this repository's changes were scored by model {distribution.model_version}, not "
+        f"{model.version}: the model's own thresholds stand until they are scored again"
+    ]
 
 
 def shadow_score(shadow: RiskModel, vector: FeatureVector) -> ShadowScore | None:

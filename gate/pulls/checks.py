@@ -25,13 +25,16 @@ def title(result: AssessmentResult) -> str:
 
 def summary(result: AssessmentResult, details_url: str) -> str:
     lines = [f"**{title(result)}**. {_verdict_words(result)}", ""]
+    if result.decision.rank:
+        lines += [f"This change is {result.decision.rank}.", ""]
     if result.reasons:
         lines += ["What raised the risk:", *[f"- {reason.text}" for reason in result.reasons], ""]
     else:
         lines += ["Nothing in this change stands out as risky.", ""]
     if result.suggestions:
         lines += ["What would lower it:", *[f"- {advice}" for advice in result.suggestions], ""]
-    if len(result.decision.rules) > 1:
+    rules = result.decision.rules
+    if len(rules) > 1 or (rules and not rules[0].startswith("model thresholds -> ")):
         lines += ["Policy:", *[f"- {rule}" for rule in result.decision.rules], ""]
     if result.features.notes:
         lines += ["Notes:", *[f"- {note}" for note in result.features.notes], ""]

@@ -14,6 +14,8 @@ from gate.git.mirror import clone_url, web_url
 from gate.git.objects import ObjectReader
 from gate.github import GitHubAPI, Repo
 from gate.policy.loader import LoadedPolicy
+from gate.policy.shares import Distribution
+from gate.pulls.calibration import load, scores_file
 from gate.store.tables import utcnow
 from gate.store.watches import incidents_by_service
 
@@ -28,6 +30,8 @@ class RepositoryContext:
     policy: LoadedPolicy
     # regressions the post-deploy watch found in the last 90 days, per service ("*": any)
     incidents: dict[str, int]
+    # the scores of its recent changes (None until calibrated), beside the history index
+    distribution: Distribution | None = None
 
 
 def prepare_repository(
@@ -67,4 +71,5 @@ def prepare_repository(
         incidents=incidents_by_service(
             services.db, repo.full_name, utcnow() - timedelta(days=INCIDENT_DAYS)
         ),
+        distribution=load(scores_file(mirror)),
     )

@@ -140,6 +140,8 @@ class Assessment(Base):
     shadow_level: Mapped[str | None] = mapped_column(String(16))
     # details pages answer only to links that carry it: ids count up and are easy to guess
     details_token: Mapped[str] = mapped_column(String(64), default=new_details_token)
+    # where the change ranks among the repository's recent changes, in words
+    rank: Mapped[str | None] = mapped_column(String(200))
 
 
 class RepoModel(Base):

@@ -11,6 +11,7 @@ from gate.git.mirror import clone_url, web_url
 from gate.github import Repo
 from gate.store.jobs import enqueue
 from gate.store.tables import Delivery
+from gate.webhooks import calibration
 
 
 def handle(services: Services, delivery: Delivery, payload: dict[str, Any]) -> None:
@@ -31,7 +32,8 @@ def handle(services: Services, delivery: Delivery, payload: dict[str, Any]) -> N
 
 
 def index_repository(services: Services, args: dict[str, Any]) -> None:
-    """Job: mirror the repository's default branch and build its history index."""
+    """Job: mirror the repository's default branch, build its history index, score its recent
+    changes."""
     repo = Repo.parse(str(args["repository"]))
     github = services.github(int(args["installation_id"]))
     url = clone_url(
@@ -54,3 +56,5 @@ def index_repository(services: Services, args: dict[str, Any]) -> None:
         force_fetch=True,
     )
     services.indexes.update(mirror, branch)
+    # its recent changes scored now, so its first pull request is judged against its own
+    calibration.calibrate_mirror(services, repo.full_name, mirror, branch)

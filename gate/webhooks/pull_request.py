@@ -17,6 +17,7 @@ from gate.pulls.assess import AssessmentResult, assess_change
 from gate.pulls.repository_context import prepare_repository
 from gate.store import assessments, audit
 from gate.store.tables import Delivery, utcnow
+from gate.webhooks import calibration
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +200,10 @@ def _assess(
         policy=loaded.policy,
         objects=objects,
         service_incidents=context.incidents,
+        distribution=context.distribution,
+    )
+    calibration.enqueue_if_stale(
+        services, change.repo.full_name, change.default_branch, context.distribution
     )
     return result, loaded.version
 

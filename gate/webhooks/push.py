@@ -8,7 +8,9 @@ from gate.context import Services
 from gate.errors import MalformedPayload
 from gate.git.mirror import clone_url
 from gate.github import Repo
+from gate.pulls.calibration import load, scores_file
 from gate.store.tables import Delivery
+from gate.webhooks import calibration
 
 DELETED = "0" * 40
 
@@ -37,3 +39,10 @@ def handle(services: Services, delivery: Delivery, payload: dict[str, Any]) -> N
         repo.full_name, url, refspecs=[f"+{ref}:{ref}"], need=[after], force_fetch=True
     )
     services.indexes.update(mirror, default_branch)
+    # recalibrated as the repository grows: a job, so the push's delivery is not held up
+    calibration.enqueue_if_stale(
+        services,
+        repo.full_name,
+        default_branch,
+        load(scores_file(mirror)),
+    )

@@ -19,7 +19,8 @@ def test_an_empty_file_is_the_default_policy(text: str):
 def test_the_default_policy():
     policy = DEFAULT_POLICY
     assert policy.mode == "enforce"
-    assert policy.thresholds.use_model_thresholds is True
+    assert policy.thresholds.source == "shares"
+    assert (policy.thresholds.hold_share, policy.thresholds.review_share) == (0.05, 0.15)
     assert policy.services == ServicesConfig({})
     assert policy.always_hold == policy.never_hold == ()
     assert policy.freeze == ()

@@ -33,7 +33,8 @@ def test_the_example_summary_mentions_each_part():
 def test_the_default_summary():
     assert policy_summary(DEFAULT_POLICY) == [
         "mode: enforce (holds block until approved)",
-        "thresholds: the model's own",
+        "thresholds: hold the riskiest 5% of this repository's recent changes, review the next "
+        "15% (the model's own until 100 changes are scored)",
         "services: none configured (CODEOWNERS, then top-level directories)",
         "always hold (any file matching; wins over never hold): nothing",
         "never hold (when every file matches): nothing",
@@ -54,3 +55,12 @@ def test_the_default_summary():
     summary = policy_summary(policy)
     assert "thresholds: pass below 0.1, hold at or above 0.8" in summary
     assert "freeze: weekly, Wed 22:00 to Thu 06:00 (UTC)" in summary
+
+
+def test_the_summary_of_model_thresholds_and_of_own_shares():
+    model = valid("thresholds:\n  use_model_thresholds: true\n")
+    assert "thresholds: the model's own" in policy_summary(model)
+    shares = valid("thresholds:\n  hold_share: 0.02\n  review_share: 0.1\n")
+    assert policy_summary(shares)[1].startswith(
+        "thresholds: hold the riskiest 2% of this repository's recent changes, review the next 10%"
+    )

@@ -48,11 +48,37 @@ def test_both_threshold_styles_at_once_is_an_error_on_the_explicit_value():
     )
 
 
-def test_not_using_the_models_thresholds_needs_one():
-    assert the_error("mode: shadow\nthresholds:\n  use_model_thresholds: false\n") == (
+def test_by_default_the_thresholds_are_shares_of_the_repositorys_changes():
+    for text in ("mode: shadow\n", "thresholds:\n  use_model_thresholds: false\n"):
+        thresholds = valid(text).thresholds
+        assert thresholds.source == "shares"
+        assert (thresholds.hold_share, thresholds.review_share) == (0.05, 0.15)
+
+
+def test_shares_are_validated_on_their_lines():
+    own = valid("thresholds:\n  hold_share: 0.02\n  review_share: 0.08\n").thresholds
+    assert (own.source, own.hold_share, own.review_share) == ("shares", 0.02, 0.08)
+    assert the_error("thresholds:\n  hold_share: 1.5\n") == (
         2,
-        "thresholds",
-        "use_model_thresholds is false but pass_below and hold_at_or_above are not set",
+        "thresholds.hold_share",
+        "Input should be less than or equal to 1",
+    )
+    assert the_error("thresholds:\n  hold_share: 0.6\n  review_share: 0.5\n") == (
+        3,
+        "thresholds.review_share",
+        "hold_share + review_share is 1.1, over 1",
+    )
+    assert the_error("thresholds:\n  use_model_thresholds: true\n  hold_share: 0.1\n") == (
+        3,
+        "thresholds.hold_share",
+        "conflicts with use_model_thresholds: true; drop use_model_thresholds or this share",
+    )
+    text = "thresholds:\n  pass_below: 0.2\n  hold_at_or_above: 0.6\n  review_share: 0.1\n"
+    assert the_error(text) == (
+        4,
+        "thresholds.review_share",
+        "conflicts with pass_below / hold_at_or_above: explicit thresholds replace the shares; "
+        "drop one or the other",
     )
 
 

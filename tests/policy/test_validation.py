@@ -39,7 +39,7 @@ def test_unknown_keys_are_warnings_with_lines_and_suggestions():
         ".github/risk-gate.yml line 9: unknown key 'wibble'",
     ]
     assert result.policy is not None
-    assert result.policy.thresholds.use_model_thresholds is True
+    assert result.policy.thresholds.source == "shares"
 
 
 def test_unknown_keys_in_nested_sections():

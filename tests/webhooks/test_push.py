@@ -88,3 +88,33 @@ def test_a_newly_installed_repository_is_mirrored_and_indexed(client, fake_githu
     index_file = HistoryIndexes.file_for(mirror)
     wait_until(index_file.exists, what="the index of the installed repository")
     wait_until(lambda: len(load_index(index_file)) == 2)
+
+
+def calibration_jobs(client) -> list[str]:
+    from gate.store.tables import Job
+
+    with client.app.state.services.db.session() as session:
+        jobs = session.scalars(select(Job).where(Job.kind == "calibrate_repository")).all()
+        return [job.state for job in jobs]
+
+
+def test_a_push_recalibrates_the_repositorys_shares_when_enough_changes_arrived(
+    client, fake_github, remotes: Path
+):
+    from gate.pulls.calibration import load, scores_file
+
+    project = ProjectRepo(remotes)
+    second = project.repo.commit("fix: rounding", {"payments/charge.py": lines(121, "charge")})
+    deliver(client, "push", push_payload(project.full_name, "refs/heads/master", second))
+    wait_until(lambda: calibration_jobs(client) == ["done"], what="the calibration")
+    services = client.app.state.services
+    mirror = services.mirrors.path(project.full_name)
+    first = load(scores_file(mirror))
+    assert first is not None and first.tip == second
+    assert first.model_version == services.model.version and first.count == 1
+    # one more change: too few to score them again
+    third = project.repo.commit("more", {"web/app.py": lines(81, "app")})
+    deliver(client, "push", push_payload(project.full_name, "refs/heads/master", third))
+    wait_until(lambda: outcomes(client) == ["done", "done"], what="the second push")
+    assert calibration_jobs(client) == ["done"]
+    assert load(scores_file(mirror)) == first

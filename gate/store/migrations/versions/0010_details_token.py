@@ -1,7 +1,7 @@
 """assessments: the random token a details link carries, so that ids alone open no page
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 """
 
 import secrets
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
