@@ -44,7 +44,7 @@ def test_an_installed_repository_gets_its_rank_on_the_check(client, fake_github,
     with services.db.session() as session:
         (assessment,) = session.query(Assessment).all()
     assert assessment.rank is not None and assessment.rank in summary
-    page = client.get(f"/assessments/{assessment.id}")
+    page = client.get(run["details_url"].removeprefix("https://gate.example.com"))
     assert page.status_code == 200 and f"This change is {escape(assessment.rank)}." in page.text
 
 
