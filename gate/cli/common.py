@@ -44,3 +44,25 @@ def open_database() -> Database:
     db = Database(settings().database_url)
     db.migrate()
     return db
+
+
+TRAIN_EXTRA = ("sklearn", "matplotlib", "pyarrow")
+
+
+def require_extra(modules: tuple[str, ...] = TRAIN_EXTRA, extra: str = "train") -> None:
+    """Say which extra to install before any work starts, rather than after it."""
+    import importlib.util
+
+    missing = []
+    for name in modules:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(name)
+    if missing:
+        raise fail(
+            f"this command needs the {extra} extra ({', '.join(missing)} missing): "
+            f"pip install 'riskgate[{extra}]'"
+        )

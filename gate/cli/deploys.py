@@ -41,14 +41,16 @@ def pending(
             _why(assessment.reasons),
         )
     query = select(Assessment).where(
-        Assessment.kind == "pr", Assessment.decision == "hold", Assessment.resolution.is_(None)
+        Assessment.kind.in_(("pr", "local")),
+        Assessment.decision == "hold",
+        Assessment.resolution.is_(None),
     )
     if repo:
         query = query.where(Assessment.repository == repo)
     with db.session() as session:
         for row in session.scalars(query.order_by(Assessment.held_at)):
             table.add_row(
-                f"PR #{row.pr_number}",
+                f"PR #{row.pr_number}" if row.kind == "pr" else f"local assessment {row.id}",
                 row.repository,
                 row.head_sha[:10],
                 f"{row.level} {row.score or 0:.2f}",

@@ -26,13 +26,17 @@ def serve(
     """Run the webhook service and its worker."""
     import uvicorn
 
+    from gate.model.artifact import ModelError, load_model
     from gate.settings import SettingsError
 
     configured = settings()
     try:
         configured.require_github_app()
+        load_model(configured.model_path)  # a bad GATE_MODEL_PATH: one line here, not in uvicorn
     except SettingsError as error:
         raise fail(str(error)) from None
+    except ModelError as error:
+        raise fail(f"{error}; set GATE_MODEL_PATH to a model directory") from None
     if workers > 1:
         from gate.store import Database
 

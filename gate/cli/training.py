@@ -100,6 +100,13 @@ def read_outcomes(path: Path) -> list[Outcome]:
         records = json.loads(path.read_text())
     else:
         records = pd.read_csv(path, dtype=str).fillna("").to_dict("records")
+    if not isinstance(records, list) or not all(
+        isinstance(r, dict) and r.get("sha") and r.get("rule") for r in records
+    ):
+        raise ValueError(
+            f"{path}: not an outcomes table: each row needs sha and rule (rollback or incident), "
+            "as `gate outcomes --out FILE` writes it"
+        )
     return [Outcome(r["sha"], r["rule"], r.get("ref") or None) for r in records]
 
 

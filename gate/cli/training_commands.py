@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from gate.cli.common import console, fail
+from gate.cli.common import console, fail, require_extra
 
 app = typer.Typer()
 
@@ -23,6 +23,7 @@ def mine(
     out: Annotated[Path, typer.Option(help="the feature table to write (Parquet)")],
 ) -> None:
     """Every commit's feature vector, exactly as the service computes it, to a Parquet table."""
+    require_extra()
     from gate.cli.training import mine_command
 
     raise typer.Exit(mine_command(repo, out))
@@ -53,6 +54,7 @@ def label(
 ) -> None:
     """Which changes later caused failures: SZZ on bug fixes (from an issue export or GitHub's
     bug issues; message words without either), reverts, rollbacks and incidents."""
+    require_extra()
     from gate.cli.training import label_command
 
     raise typer.Exit(
@@ -131,6 +133,7 @@ def train(
 ) -> None:
     """Train, calibrate and threshold an XGBoost model: on a labelled table, on one repository's
     history (--repo), or the bundled one (--data-dir)."""
+    require_extra()
     if data_dir is not None:
         from training.bundle import train_default_model
 
@@ -192,6 +195,7 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
 ) -> None:
     """Evaluate a model (AUC, effort-aware metrics, calibration, plots), or run the benchmark."""
+    require_extra()
     from gate.cli.training import benchmark_command, evaluate_command
 
     if benchmark is not None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
@@ -86,11 +88,17 @@ def show_watch(db: Database, watch_id: int, scenario: bool, out: TextIO) -> int:
 
 
 def unfreeze(db: Database, repository: str, environment: str, user: str, reason: str) -> int:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repository):
+        _say(f"error: {repository!r} is not a repository: give OWNER/NAME")
+        return 2
     lifted = lift_freezes(
         db, repository, environment=environment, by=user, reason=f"lifted by {user}: {reason}"
     )
+    if not lifted:
+        _say(f"no freeze of {repository} {environment} is in force (gate watches lists them)")
+        return 1
     print(f"lifted {lifted} freeze(s) of {repository} {environment}")
-    return 0 if lifted else 1
+    return 0
 
 
 def write_outcomes(db: Database, repository: str | None, path: Path) -> int:
@@ -100,6 +108,11 @@ def write_outcomes(db: Database, repository: str | None, path: Path) -> int:
         query = query.where(AuditEntry.repository == repository)
     with db.session() as session:
         entries = list(session.scalars(query))
+    if not path.parent.is_dir():
+        _say(
+            f"error: cannot write {path}: no directory {path.parent} (create it, or give another --out)"
+        )
+        return 2
     rows = 0
     with path.open("w", newline="") as file:
         writer = csv.writer(file)
@@ -111,6 +124,10 @@ def write_outcomes(db: Database, repository: str | None, path: Path) -> int:
                 rows += 1
     print(f"{rows} failure-causing change(s) from {len(entries)} regression(s) written to {path}")
     return 0
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def _state(watch: Watch) -> str:
