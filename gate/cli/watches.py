@@ -109,9 +109,7 @@ def write_outcomes(db: Database, repository: str | None, path: Path) -> int:
     with db.session() as session:
         entries = list(session.scalars(query))
     if not path.parent.is_dir():
-        _say(
-            f"error: cannot write {path}: no directory {path.parent} (create it, or give another --out)"
-        )
+        _say(f"error: cannot write {path}: no directory {path.parent} (create it or change --out)")
         return 2
     rows = 0
     with path.open("w", newline="") as file:
