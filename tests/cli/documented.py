@@ -6,7 +6,6 @@ import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import Any
 
 import typer
@@ -122,5 +121,7 @@ def _option_names(command: Any) -> set[str]:
     names = {"--help"}
     for param in command.params:
         if param.param_type_name == "option":
-            names.update(name for name in (*param.opts, *param.secondary_opts) if name.startswith("--"))
+            names.update(
+                name for name in (*param.opts, *param.secondary_opts) if name.startswith("--")
+            )
     return names

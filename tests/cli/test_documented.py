@@ -4,7 +4,6 @@ test (marked `@pytest.mark.covers("COMMAND --OPTION ...")`) runs each of them.""
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
 

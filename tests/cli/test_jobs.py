@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from gate.store import Database, Delivery, Job
@@ -22,6 +23,7 @@ def failed_job(db: Database, kind_error: str = "GitHubUnavailable: GitHub answer
     return job.id
 
 
+@pytest.mark.covers("jobs retry")
 def test_retry_requeues_one_job_and_its_delivery(database_url: str, tmp_path: Path):
     db = Database(database_url)
     db.migrate()
@@ -48,6 +50,7 @@ def test_retry_requeues_one_job_and_its_delivery(database_url: str, tmp_path: Pa
     db.dispose()
 
 
+@pytest.mark.covers("jobs retry --failed")
 def test_retry_failed_requeues_every_failed_job(database_url: str, tmp_path: Path):
     db = Database(database_url)
     db.migrate()
