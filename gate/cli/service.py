@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from gate.cli.common import console, errors, fail, open_database, settings
+from gate.cli.common import console, errors, fail, open_database, settings, wrapping_table
 
 JOB_STATES = ("queued", "running", "done", "failed")
 
@@ -98,9 +98,7 @@ def jobs(
     if as_json:
         print(json.dumps(rows))
         return
-    from rich.table import Table
-
-    table = Table("id", "kind", "what", "attempts", "last error")
+    table = wrapping_table("id", "kind", "what", "attempts", "last error")
     for row in rows:
         table.add_row(
             str(row["id"]), row["kind"], row["what"], str(row["attempts"]), row["last_error"] or ""

@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from rich.table import Table
 
-from gate.cli.common import console, errors, print_error
+from gate.cli.common import console, errors, print_error, wrapping_table
 from gate.features.history import DEFAULT_FIX_PATTERN
 from gate.git.cmd import GitError
 from gate.model.artifact import ModelError
@@ -210,7 +209,7 @@ def label_command(
         return _fail(str(error))
     out_path.parent.mkdir(parents=True, exist_ok=True)
     labelled.to_parquet(out_path, index=False)
-    table = Table("label", "changes")
+    table = wrapping_table("label", "changes")
     for key, count in summary(labelled).items():
         table.add_row(key.replace("_", " "), str(count))
     console.print(table)
@@ -294,7 +293,7 @@ def _dask_installed() -> bool:
 
 
 def _print_training(training: dict[str, Any]) -> None:
-    table = Table("part", "rows", "AUC", "PR-AUC", "Popt", "held", "failures held")
+    table = wrapping_table("part", "rows", "AUC", "PR-AUC", "Popt", "held", "failures held")
     for part in ("validation", "test"):
         figures = training["metrics"].get(part)
         if figures:
@@ -429,7 +428,7 @@ def train_repo_command(
     _print_training(result.training)
     verdict = result.verdict
     window = verdict.window
-    table = Table(
+    table = wrapping_table(
         "model",
         "AUC",
         "PR-AUC",
@@ -487,7 +486,7 @@ def models_command(repository: str | None, as_json: bool) -> int:
     if not listed:
         console.print("No repository models: every repository uses the default model.")
         return 0
-    table = Table(
+    table = wrapping_table(
         "repository", "model", "state", "trained", "changes (failures)", "window AUC", "live"
     )
     for entry in listed:
@@ -521,7 +520,7 @@ def evaluate_command(model_dir: Path, table_path: Path, out_dir: Path | None, as
         _print_json(figures)
         return 0
     parts = [part for part in ("all", "out_of_time") if part in figures]
-    table = Table("figure", *parts, title=f"model {figures['model_version']}")
+    table = wrapping_table("figure", *parts, title=f"model {figures['model_version']}")
     for key in (
         "rows",
         "auc_roc",
@@ -555,7 +554,9 @@ def benchmark_command(
     if as_json:
         _print_json(result)
         return 0
-    table = Table("project", "AUC", *BEAT, "LR-JIT", "beats", title="ISSTA'21 JIT-DP, test AUC")
+    table = wrapping_table(
+        "project", "AUC", *BEAT, "LR-JIT", "beats", title="ISSTA'21 JIT-DP, test AUC"
+    )
     for project, outcome in result["projects"].items():
         published = outcome["published"]
         table.add_row(

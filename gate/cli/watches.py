@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import select
 
+from gate.cli.common import wrapping_table
 from gate.deploys.judge.scenario import in_sli_words
 from gate.deploys.rollback import lift_freezes
 from gate.store import watches
@@ -23,8 +23,10 @@ from gate.store.tables import AuditEntry, ServiceFreeze, Watch
 OUTCOME_ACTIONS = ("outcome.rollback", "outcome.regression")
 
 
-def list_watches(db: Database, repository: str | None, out: TextIO) -> int:
-    table = Table("watch", "deployment", "repository", "commit", "state", "looks", "why")
+def list_watches(db: Database, repository: str | None, out: TextIO, as_json: bool = False) -> int:
+    if as_json:
+        return _list_json(db, repository, out)
+    table = wrapping_table("watch", "deployment", "repository", "commit", "state", "looks", "why")
     for watch in watches.recent(db, repository):
         table.add_row(
             str(watch.id),
@@ -39,7 +41,7 @@ def list_watches(db: Database, repository: str | None, out: TextIO) -> int:
         frozen = list(
             session.scalars(select(ServiceFreeze).where(ServiceFreeze.lifted_at.is_(None)))
         )
-    console = Console(file=out, width=160)
+    console = Console(file=out)
     console.print(table)
     for freeze in frozen:
         issue = f" (incident #{freeze.incident_issue})" if freeze.incident_issue else ""
@@ -47,6 +49,42 @@ def list_watches(db: Database, repository: str | None, out: TextIO) -> int:
             f"frozen: {freeze.repository} {freeze.environment}/{freeze.service}{issue}: "
             f"{freeze.reason}"
         )
+    return 0
+
+
+def _list_json(db: Database, repository: str | None, out: TextIO) -> int:
+    with db.session() as session:
+        frozen = list(
+            session.scalars(select(ServiceFreeze).where(ServiceFreeze.lifted_at.is_(None)))
+        )
+    listed = {
+        "watches": [
+            {
+                "id": w.id,
+                "deployment_id": w.deployment_id,
+                "environment": w.environment,
+                "repository": w.repository,
+                "sha": w.sha,
+                "state": _state(w),
+                "looks": w.looks,
+                "why": _headline(w),
+            }
+            for w in watches.recent(db, repository)
+        ],
+        "freezes": [
+            {
+                "repository": f.repository,
+                "environment": f.environment,
+                "service": f.service,
+                "incident_issue": f.incident_issue,
+                "reason": f.reason,
+            }
+            for f in frozen
+            if repository is None or f.repository == repository
+        ],
+    }
+    json.dump(listed, out)
+    out.write("\n")
     return 0
 
 

@@ -66,7 +66,9 @@ def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
     import fcntl
 
     lock_path = Path(database).with_name(Path(database).name + ".migrate-lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    if not lock_path.parent.is_dir():  # SQLite cannot open the database either: let it say so
+        yield
+        return
     with lock_path.open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
