@@ -51,6 +51,7 @@ def label(
         str | None, typer.Option(help="with a token: owner/name (default: origin remote)")
     ] = None,
     bug_labels: Annotated[str | None, typer.Option(help=BUG_LABELS_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Which changes later caused failures: SZZ on bug fixes (from an issue export or GitHub's
     bug issues; message words without either), reverts, rollbacks and incidents."""
@@ -73,6 +74,7 @@ def label(
             github_token=github_token,
             repository=repository,
             bug_labels=bug_labels,
+            as_json=as_json,
         )
     )
 
@@ -136,8 +138,12 @@ def train(
     require_extra()
     if data_dir is not None:
         from training.bundle import train_default_model
+        from training.issta21 import DatasetError
 
-        figures = train_default_model(data_dir, out or Path("data/models/default"), seed=seed)
+        try:
+            figures = train_default_model(data_dir, out or Path("data/models/default"), seed=seed)
+        except (DatasetError, OSError) as error:
+            raise fail(f"--data-dir {data_dir}: {error}") from None
         console.print_json(json.dumps(figures, default=str))
         return
     from gate.cli.training import train_command, train_repo_command
