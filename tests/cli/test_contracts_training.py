@@ -66,7 +66,7 @@ def test_train_on_an_unlabelled_table_points_to_gate_label(mined, tmp_path: Path
     assert not (tmp_path / "model").exists()
 
 
-@pytest.mark.covers("train --repo --promote --outcomes --github-token --bug-labels")
+@pytest.mark.covers("train --repo --promote --outcomes --github-token --bug-labels --issue-key")
 def test_train_repo_of_a_local_clone_asks_for_its_name(tmp_path: Path):
     clone = small_repo(tmp_path / "flask", origin=str(tmp_path / "repos" / "flask"))
     env = env_for(tmp_path)
@@ -79,6 +79,9 @@ def test_train_repo_of_a_local_clone_asks_for_its_name(tmp_path: Path):
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     outcomes = gate(*args, "--outcomes", "bad.csv", cwd=tmp_path, env=env)
     assert_clear_error(outcomes, 2, "sha and rule")
+    (tmp_path / "issues.csv").write_text("issue_key,issue_type\nPAY-1,Bug\n")
+    key = gate(*args, "--issues", "issues.csv", "--issue-key", "(", cwd=tmp_path, env=env)
+    assert_clear_error(key, 2, "issue key pattern")
     token = gate(
         "train", "--repo", str(clone.path), "--github-token", "t", "--bug-labels", "bug",
         cwd=tmp_path, env=env,
