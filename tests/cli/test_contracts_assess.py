@@ -134,7 +134,8 @@ def test_audit_and_report_of_a_repository(tmp_path: Path):
         env=env,
     )
     assert report.returncode == 0, report.stderr
-    assert json.loads(report.stdout)["repository"] == "octo-org/shop"
+    figures = json.loads(report.stdout)
+    assert figures["repository"] == "octo-org/shop" and figures["local_assessments"] == 1
     bad = gate("audit", "--repo", "shop", cwd=tmp_path, env=env)
     assert_clear_error(bad, 2, "OWNER/NAME")
     reversed_dates = gate("report", "--repo", "o/n", "--since", "last week", cwd=tmp_path, env=env)

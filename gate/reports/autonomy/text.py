@@ -60,6 +60,7 @@ def render_text(report: AutonomyReport) -> str:
         _figure("held for an approver", r.held, _share(r.held, r.assessed), 2),
         _figure("shadow mode, not enforced", r.shadow, _share(r.shadow, r.assessed), 2),
         _figure("no decision (failed or pending)", r.undecided, "", 2),
+        _figure("Local runs (gate assess)", r.local, "recorded, not counted above"),
         "",
         _figure("Holds", r.held),
         _figure("approved", r.approved, "", 2),
