@@ -135,3 +135,24 @@ def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(tmp_path:
     assert debug.returncode == 1 and "Traceback" in debug.stderr
     logged = gate("pending", cwd=tmp_path, env={**env, "GATE_LOG_LEVEL": "DEBUG"})
     assert "Traceback" in logged.stderr
+
+
+@pytest.mark.covers("jobs --state")
+def test_a_table_wraps_to_a_narrow_terminal_and_cuts_nothing(tmp_path: Path):
+    from gate.store.tables import Job
+
+    env = {**env_for(tmp_path), "COLUMNS": "60"}
+    db = Database(env["GATE_DATABASE_URL"])
+    db.migrate()
+    error = "GitHub answered 502 Bad Gateway for POST /repos/octo-org/shop/check-runs " * 2
+    with db.session() as session:
+        session.add(Job(kind="process_delivery", state="failed", attempts=5, last_error=error))
+    db.dispose()
+    done = gate("jobs", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert max(len(line) for line in done.stdout.splitlines()) <= 60
+    assert "…" not in done.stdout
+    cells = "".join(
+        line.split("│")[-2].strip() for line in done.stdout.splitlines() if line.count("│") >= 6
+    )
+    assert error.replace(" ", "")[:200] in cells.replace(" ", "")
