@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import httpx
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from gate import __version__, logs, metrics
 from gate.api import assessments as assessments_api
@@ -94,7 +95,8 @@ def create_app(
             services.mirrors.objects.close()
             services.db.dispose()
 
-    app = FastAPI(title="riskgate", version=__version__, lifespan=lifespan)
+    # Swagger UI and ReDoc from assets the app serves itself: /docs works without the internet
+    app = FastAPIOffline(title="riskgate", version=__version__, lifespan=lifespan)
     app.state.services = services
     app.state.oidc = OIDCVerifier(
         settings.oidc_issuer,

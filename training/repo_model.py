@@ -15,7 +15,7 @@ import pandas as pd
 import xgboost as xgb
 
 import gate
-from gate.git.cmd import GitError, git, resolve
+from gate.git.cmd import resolve
 from gate.model.artifact import RiskModel, load_model
 from gate.model.registry import HistoryMinimum, ModelRegistry
 from gate.policy.repo_config import repo_services
@@ -262,10 +262,8 @@ def _register(
 
 
 def repository_name(repo: Path) -> str | None:
-    """owner/name from the clone's origin URL (https, ssh or scp-like), when it has one."""
-    try:
-        url = git(repo, "remote", "get-url", "origin").decode().strip()
-    except GitError:
-        return None
-    match = re.search(r"[:/]([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?$", url)
-    return f"{match.group(1)}/{match.group(2)}" if match else None
+    """owner/name from the clone's origin URL (https, ssh or scp-like); None for a clone of a
+    local path, whose directory names no repository."""
+    from gate.git.remote import origin_name
+
+    return origin_name(repo)

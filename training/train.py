@@ -108,9 +108,13 @@ def _quiet(_message: str) -> None:
 
 def labelled_rows(table: pd.DataFrame) -> pd.DataFrame:
     """The rows with a ripe label, oldest first (ties in time kept in a fixed order by SHA)."""
-    for column in (TIME, LABEL):
-        if column not in table.columns:
-            raise TrainingError(f"the table has no {column!r} column")
+    if LABEL not in table.columns:
+        raise TrainingError(
+            f"the table has no {LABEL!r} column: it is not labelled; label it first with "
+            "`gate label --repo PATH --features TABLE --out LABELLED.parquet`"
+        )
+    if TIME not in table.columns:
+        raise TrainingError(f"the table has no {TIME!r} column")
     rows = table[table[LABEL].notna()]
     if "labelled_until" in rows.columns:
         # ripening: a change newer than its labels' horizon has no label to learn or judge by,

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from gate.api.oidc import JWKSUnavailable, OIDCError
@@ -48,9 +49,22 @@ def _unauthorised(message: str) -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Caller:
-    scheme, _, credential = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not credential:
+# declares the bearer scheme in the OpenAPI description, on every endpoint that needs a caller;
+# auto_error off: a missing or non-bearer header gets our own 401 with what to send
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="a GitHub Actions OIDC token (audience riskgate) or a riskgate API token "
+    "(`gate token create`)",
+)
+
+
+async def caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)] = None,
+) -> Caller:
+    credential = credentials.credentials if credentials else ""
+    if not credential:
         raise _unauthorised("send Authorization: Bearer <Actions OIDC token or riskgate API token>")
     db = request.app.state.services.db
     if credential.startswith(PREFIX):

@@ -12,6 +12,7 @@ from gate.cli.common import console, fail, settings
 
 if TYPE_CHECKING:
     from gate.pulls.assess import AssessmentResult
+    from gate.store import Database
 
 app = typer.Typer()
 
@@ -30,6 +31,10 @@ def assess(
     coverage_format: Annotated[str | None, typer.Option(help="the report's format")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     record: Annotated[bool, typer.Option(help="record the assessment in the database")] = True,
+    repository: Annotated[
+        str | None,
+        typer.Option(help="OWNER/NAME to record it under (default: from the origin remote)"),
+    ] = None,
 ) -> None:
     """Score a change of a local repository with the model, and record it."""
     from gate.features.coverage.parse import parse_coverage
@@ -55,6 +60,8 @@ def assess(
     base_sha = resolve(repo, base) if base else first_parent(repo, head_sha)
     if base_sha is None:
         raise fail(f"{repo}: no commit {base!r}")
+    _refuse_reversed_range(repo, base or base_sha, head, base_sha, head_sha)
+    name = _repository_name(repo, repository)
     report = None
     if coverage is not None:
         try:
@@ -95,13 +102,10 @@ def assess(
     assessment_id = None
     if record:
         from gate.store import Database  # SQLAlchemy: a third of the imports, only to record
-        from gate.store.assessments import record_local
 
         db = Database(configured.database_url)
         db.migrate()
-        assessment_id = record_local(
-            db, repo.name, {"base_sha": result.base, "head_sha": result.head, **result.row_fields()}
-        )
+        assessment_id = _record(db, name, result)
         db.dispose()
     if as_json:
         print(
@@ -123,7 +127,7 @@ def assess(
             )
         )
         return
-    _print_assessment(repo.name, base_sha, head_sha, result, assessment_id)
+    _print_assessment(name, base_sha, head_sha, result, assessment_id)
 
 
 def _print_assessment(
@@ -146,3 +150,53 @@ def _print_assessment(
         console.print(f"  [dim]note:[/] {note}")
     recorded = f", recorded as assessment {assessment_id}" if assessment_id else ""
     console.print(f"[dim]model {result.model_version}{recorded}[/]")
+
+
+def _repository_name(repo: Path, given: str | None) -> str:
+    """OWNER/NAME as the App would know it: --repository, else the origin remote when it names a
+    hosted repository, else local/DIRECTORY (which audit, report and pending accept)."""
+    from gate.git.remote import origin_name
+    from gate.reports.inputs import ReportError, check_repository
+
+    if given is not None:
+        try:
+            return check_repository(given)
+        except ReportError as error:
+            raise fail(f"--repository: {error}") from None
+    return origin_name(repo) or f"local/{repo.name}"
+
+
+def _refuse_reversed_range(repo: Path, base: str, head: str, base_sha: str, head_sha: str) -> None:
+    """A base newer than head scores the change backwards (its additions as deletions): say so."""
+    from gate.git.cmd import GitError, git
+
+    if base_sha == head_sha:
+        return
+    try:
+        git(repo, "merge-base", "--is-ancestor", head_sha, base_sha)
+    except GitError:
+        return  # head is not an ancestor of base: the range runs forwards
+    raise fail(f"--base {base} is newer than --head {head}: the range is reversed; swap them")
+
+
+def _record(db: Database, name: str, result: AssessmentResult) -> int:
+    """Store the assessment and its audit entry, as the App records a decision."""
+    from gate.store import audit
+    from gate.store.assessments import record_local
+
+    assessment_id = record_local(
+        db, name, {"base_sha": result.base, "head_sha": result.head, **result.row_fields()}
+    )
+    audit.record(
+        db,
+        actor="cli",
+        action="assessment.decided",
+        reason=f"Risk {result.decision.level}: {result.score.probability:.2f} -> "
+        f"{result.decision.verdict}: " + "; ".join(r.text for r in result.reasons),
+        repository=name,
+        sha=result.head,
+        subject=f"local {result.base[:10]}..{result.head[:10]}",
+        assessment_id=assessment_id,
+        model_version=result.model_version,
+    )
+    return assessment_id

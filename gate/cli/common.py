@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -11,6 +11,8 @@ from rich.markup import escape
 from gate.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from gate.store import Database
 
 console = Console()
@@ -44,3 +46,35 @@ def open_database() -> Database:
     db = Database(settings().database_url)
     db.migrate()
     return db
+
+
+TRAIN_EXTRA = ("sklearn", "matplotlib", "pyarrow")
+
+
+def require_extra(modules: tuple[str, ...] = TRAIN_EXTRA, extra: str = "train") -> None:
+    """Say which extra to install before any work starts, rather than after it."""
+    import importlib.util
+
+    missing = []
+    for name in modules:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(name)
+    if missing:
+        raise fail(
+            f"this command needs the {extra} extra ({', '.join(missing)} missing): "
+            f"pip install 'riskgate[{extra}]'"
+        )
+
+
+def wrapping_table(*headers: str, **options: Any) -> Table:
+    """A table whose cells wrap (long words fold) to fit the terminal: never cut off."""
+    from rich.table import Table
+
+    table = Table(**options)
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    return table

@@ -3,15 +3,19 @@
 
 from __future__ import annotations
 
+import json
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
-from gate.cli.common import console, errors, fail, open_database, settings
+from gate.cli.common import console, errors, fail, open_database, settings, wrapping_table
+
+if TYPE_CHECKING:
+    from gate.store import Database
 
 app = typer.Typer()
 
@@ -19,52 +23,68 @@ app = typer.Typer()
 @app.command()
 def pending(
     repo: Annotated[str | None, typer.Option(help="owner/name (default: all)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Held deployments and pull requests, oldest first, with their reasons and age."""
-    from rich.table import Table
+    rows = _held(open_database(), repo)
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = wrapping_table("what", "repository", "commit", "risk", "held for", "why")
+    for row in rows:
+        table.add_row(
+            row["what"],
+            row["repository"],
+            row["sha"][:10],
+            f"{row['level']} {row['score'] or 0:.2f}",
+            _age(timedelta(seconds=row["held_seconds"])),
+            "; ".join(row["reasons"][:3]),
+        )
+    console.print(table if table.row_count else "Nothing is held.")
+
+
+def _held(db: Database, repo: str | None) -> list[dict[str, Any]]:
+    """Held deployments, then held pull requests and local assessments, oldest first."""
     from sqlalchemy import select
 
     from gate.store import Assessment
     from gate.store.deployments import pending as held_deployments
     from gate.store.tables import utcnow
 
-    db = open_database()
     now = utcnow()
-    table = Table("what", "repository", "commit", "risk", "held for", "why")
-    for deployment, assessment in held_deployments(db, repo):
-        table.add_row(
-            f"deploy {deployment.id} -> {deployment.environment}",
-            deployment.repository,
-            deployment.sha[:10],
-            f"{assessment.level} {assessment.score or 0:.2f}",
-            _age(now - deployment.requested_at),
-            _why(assessment.reasons),
-        )
+
+    def row(what: str, repository: str, sha: str, a: Assessment, since: datetime) -> dict[str, Any]:
+        return {
+            "what": what,
+            "repository": repository,
+            "sha": sha,
+            "level": a.level,
+            "score": a.score,
+            "held_seconds": round((now - since).total_seconds()),
+            "reasons": [str(reason.get("text", "")) for reason in a.reasons],
+        }
+
+    rows = [
+        row(f"deploy {d.id} -> {d.environment}", d.repository, d.sha, a, d.requested_at)
+        for d, a in held_deployments(db, repo)
+    ]
     query = select(Assessment).where(
-        Assessment.kind == "pr", Assessment.decision == "hold", Assessment.resolution.is_(None)
+        Assessment.kind.in_(("pr", "local")),
+        Assessment.decision == "hold",
+        Assessment.resolution.is_(None),
     )
     if repo:
         query = query.where(Assessment.repository == repo)
     with db.session() as session:
-        for row in session.scalars(query.order_by(Assessment.held_at)):
-            table.add_row(
-                f"PR #{row.pr_number}",
-                row.repository,
-                row.head_sha[:10],
-                f"{row.level} {row.score or 0:.2f}",
-                _age(now - (row.held_at or row.created_at)),
-                _why(row.reasons),
-            )
-    console.print(table if table.row_count else "Nothing is held.")
+        for a in session.scalars(query.order_by(Assessment.held_at)):
+            what = f"PR #{a.pr_number}" if a.kind == "pr" else f"local assessment {a.id}"
+            rows.append(row(what, a.repository, a.head_sha, a, a.held_at or a.created_at))
+    return rows
 
 
 def _age(delta: timedelta) -> str:
     hours = delta.total_seconds() / 3600
     return f"{hours * 60:.0f} min" if hours < 1 else f"{hours:.1f} h"
-
-
-def _why(reasons: list[dict[str, object]]) -> str:
-    return "; ".join(str(reason.get("text", "")) for reason in reasons[:3])
 
 
 @app.command()
@@ -159,12 +179,13 @@ def watches(
     scenario: Annotated[
         bool, typer.Option(help="print what the watch saw, as `gate judge` replays it")
     ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="the list as JSON")] = False,
 ) -> None:
     """Post-deploy watches, newest first, and the freezes still in force."""
     from gate.cli.watches import list_watches, show_watch
 
     if watch is None:
-        raise typer.Exit(list_watches(open_database(), repo, sys.stdout))
+        raise typer.Exit(list_watches(open_database(), repo, sys.stdout, as_json))
     raise typer.Exit(show_watch(open_database(), watch, scenario, sys.stdout))
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+import json
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -46,3 +47,52 @@ def _database() -> Database:
         raise typer.Exit(2) from None
     db.migrate()
     return db
+
+
+def job_rows(db: Database, state: str, limit: int) -> list[dict[str, Any]]:
+    """Jobs in a state, newest first, each with what it works on in words."""
+    from sqlalchemy import select
+
+    from gate.store import Job
+    from gate.store.tables import Delivery
+
+    with db.session() as session:
+        jobs = session.scalars(
+            select(Job).where(Job.state == state).order_by(Job.id.desc()).limit(limit)
+        ).all()
+        deliveries = {
+            d.id: d
+            for d in session.scalars(
+                select(Delivery).where(
+                    Delivery.id.in_({j.delivery_pk for j in jobs if j.delivery_pk})
+                )
+            )
+        }
+    return [
+        {
+            "id": job.id,
+            "kind": job.kind,
+            "what": _what(job.args, deliveries.get(job.delivery_pk or 0)),
+            "args": job.args,
+            "attempts": job.attempts,
+            "last_error": (job.last_error or "")[:300] or None,
+        }
+        for job in jobs
+    ]
+
+
+def _what(args: dict[str, Any], delivery: Any) -> str:
+    """`octo-org/shop pull_request.opened #12` for a delivery's job; `deployment 7` otherwise."""
+    if delivery is None:
+        return ", ".join(f"{key.removesuffix('_id')} {value}" for key, value in args.items())
+    event = delivery.event + (f".{delivery.action}" if delivery.action else "")
+    try:
+        payload = json.loads(delivery.payload)
+    except ValueError:
+        payload = {}
+    number = payload.get("number") or (payload.get("pull_request") or {}).get("number")
+    if number is None:
+        number = (payload.get("issue") or {}).get("number")
+    return " ".join(
+        part for part in (delivery.repository or "", event, f"#{number}" if number else "") if part
+    )

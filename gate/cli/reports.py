@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from gate.cli.common import open_database
+from gate.cli.common import open_database, require_extra
 
 app = typer.Typer()
 
@@ -33,6 +33,8 @@ def report(
     plot: Annotated[Path | None, typer.Option(help="write the weekly trend as a PNG")] = None,
 ) -> None:
     """The autonomy report: what passed by itself, what was held, overrides, time held."""
+    if plot is not None:
+        require_extra(("matplotlib",))
     from gate.reports.autonomy.command import report_command
 
     raise typer.Exit(report_command(open_database(), repo, since, until, as_json, plot, sys.stdout))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from gate.cli.common import console, errors, fail, open_database, settings
+from gate.cli.common import console, errors, fail, open_database, settings, wrapping_table
 
 JOB_STATES = ("queued", "running", "done", "failed")
 
@@ -26,13 +26,17 @@ def serve(
     """Run the webhook service and its worker."""
     import uvicorn
 
+    from gate.model.artifact import ModelError, load_model
     from gate.settings import SettingsError
 
     configured = settings()
     try:
         configured.require_github_app()
+        load_model(configured.model_path)  # a bad GATE_MODEL_PATH: one line here, not in uvicorn
     except SettingsError as error:
         raise fail(str(error)) from None
+    except ModelError as error:
+        raise fail(f"{error}; set GATE_MODEL_PATH to a model directory") from None
     if workers > 1:
         from gate.store import Database
 
@@ -81,29 +85,22 @@ def jobs(
     context: typer.Context,
     state: Annotated[str, typer.Option(help="queued, running, done or failed")] = "failed",
     limit: int = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """List jobs in a state, with their last error."""
+    """List jobs in a state, with what they work on and their last error."""
     if context.invoked_subcommand is not None:
         return
     if state not in JOB_STATES:
         raise fail(f"no job state {state!r}: give one of {', '.join(JOB_STATES)}")
-    from rich.table import Table
-    from sqlalchemy import select
+    from gate.cli.jobs import job_rows
 
-    from gate.store import Job
-
-    db = open_database()
-    with db.session() as session:
-        rows = session.scalars(
-            select(Job).where(Job.state == state).order_by(Job.id.desc()).limit(limit)
-        ).all()
-    table = Table("id", "kind", "args", "attempts", "last error")
-    for job in rows:
+    rows = job_rows(open_database(), state, limit)
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = wrapping_table("id", "kind", "what", "attempts", "last error")
+    for row in rows:
         table.add_row(
-            str(job.id),
-            job.kind,
-            json.dumps(job.args),
-            str(job.attempts),
-            (job.last_error or "")[:120],
+            str(row["id"]), row["kind"], row["what"], str(row["attempts"]), row["last_error"] or ""
         )
     console.print(table)

@@ -42,7 +42,7 @@ def create_command(
     err: TextIO = sys.stderr,
 ) -> int:
     """Print a new token (shown this once; only its digest is stored); 2 on bad input."""
-    from gate.store.tokens import create_token
+    from gate.store.tokens import ADMIN_SCOPE, TokenNameTaken, create_token
 
     scope = _scope(repository, admin, err)
     if scope is None:
@@ -50,7 +50,22 @@ def create_command(
     if admin and user:
         print("error: an admin token reads; it acts for nobody (no --user)", file=err)
         return 2
-    out.write(create_token(db, scope, name, actor=user.lstrip("@") if user else None) + "\n")
+    which = "--admin" if scope == ADMIN_SCOPE else f"--repo {scope}"
+    try:
+        token = create_token(db, scope, name, actor=user.lstrip("@") if user else None)
+    except TokenNameTaken:
+        print(
+            f"error: a live token named {name!r} exists for {which}: choose another --name, "
+            f"or revoke it first (gate token revoke {name} {which})",
+            file=err,
+        )
+        return 2
+    out.write(token + "\n")
+    print(
+        f"This token is shown once (only its digest is stored): keep it now. "
+        f"Revoke it with: gate token revoke {name} {which}",
+        file=err,
+    )
     return 0
 
 

@@ -10,16 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from rich.table import Table
 
-from gate.cli.common import console, errors, print_error
+from gate.cli.common import console, errors, print_error, wrapping_table
+from gate.cli.training_inputs import fix_source, read_outcomes
 from gate.features.history import DEFAULT_FIX_PATTERN
 from gate.git.cmd import GitError
 from gate.model.artifact import ModelError
-from training.label import Outcome
 
 if TYPE_CHECKING:
-    from training.fixes import FixSource
     from training.mine import Progress
     from training.train import TrainConfig
 
@@ -94,50 +92,6 @@ def mine_command(repo: Path, out_path: Path, revisions: list[str] | None = None)
     return 0
 
 
-def read_outcomes(path: Path) -> list[Outcome]:
-    """Rollbacks and incidents: a CSV with columns sha,rule[,ref] or a JSON list of objects."""
-    if path.suffix == ".json":
-        records = json.loads(path.read_text())
-    else:
-        records = pd.read_csv(path, dtype=str).fillna("").to_dict("records")
-    return [Outcome(r["sha"], r["rule"], r.get("ref") or None) for r in records]
-
-
-def fix_source(
-    repo: Path,
-    *,
-    issues_path: Path | None = None,
-    issue_key: str | None = None,
-    github_token: str | None = None,
-    repository: str | None = None,
-    bug_labels: str | None = None,
-) -> FixSource | None:
-    """Where fixes come from: an issue export, else GitHub's bug issues when a token is given,
-    else None (message words)."""
-    if issues_path is not None:
-        from training.fixes import read_issue_export
-
-        return read_issue_export(issues_path, issue_key)
-    if not github_token:
-        return None
-    from gate.github import Repo
-    from gate.settings import load_settings
-    from training.github_bugs import GitHubBugs, parse_labels
-    from training.repo_model import repository_name
-
-    name = repository or repository_name(repo)
-    if name is None:
-        raise ValueError(
-            f"{repo}: cannot tell its GitHub name from an origin remote; give --repository "
-            "owner/name to read its bug issues"
-        )
-    client = GitHubBugs(
-        github_token, Repo.parse(name), base_url=str(load_settings().github_api_url).rstrip("/")
-    )
-    _log(f"reading the bug issues of {name} from GitHub")
-    return client.fixes(parse_labels(bug_labels))
-
-
 def label_command(
     repo: Path,
     features_path: Path,
@@ -156,6 +110,7 @@ def label_command(
     repository: str | None = None,
     bug_labels: str | None = None,
     jobs: int = 2,
+    as_json: bool = False,
 ) -> int:
     """`gate label`: the mined features plus bug / label_rules / labelled_until / ripening_days
     / fix_source, to Parquet. Fixes from an issue export or GitHub's bug issues when given,
@@ -203,7 +158,18 @@ def label_command(
         return _fail(str(error))
     out_path.parent.mkdir(parents=True, exist_ok=True)
     labelled.to_parquet(out_path, index=False)
-    table = Table("label", "changes")
+    if as_json:
+        ripening, source = labelled.attrs.get("ripening", {}), _first(labelled, "fix_source")
+        _print_json(
+            {
+                "table": str(out_path),
+                "labels": summary(labelled),
+                "fix_source": source,
+                "ripening": ripening,
+            }
+        )
+        return 0
+    table = wrapping_table("label", "changes")
     for key, count in summary(labelled).items():
         table.add_row(key.replace("_", " "), str(count))
     console.print(table)
@@ -287,7 +253,7 @@ def _dask_installed() -> bool:
 
 
 def _print_training(training: dict[str, Any]) -> None:
-    table = Table("part", "rows", "AUC", "PR-AUC", "Popt", "held", "failures held")
+    table = wrapping_table("part", "rows", "AUC", "PR-AUC", "Popt", "held", "failures held")
     for part in ("validation", "test"):
         figures = training["metrics"].get(part)
         if figures:
@@ -422,7 +388,7 @@ def train_repo_command(
     _print_training(result.training)
     verdict = result.verdict
     window = verdict.window
-    table = Table(
+    table = wrapping_table(
         "model",
         "AUC",
         "PR-AUC",
@@ -480,7 +446,7 @@ def models_command(repository: str | None, as_json: bool) -> int:
     if not listed:
         console.print("No repository models: every repository uses the default model.")
         return 0
-    table = Table(
+    table = wrapping_table(
         "repository", "model", "state", "trained", "changes (failures)", "window AUC", "live"
     )
     for entry in listed:
@@ -514,7 +480,7 @@ def evaluate_command(model_dir: Path, table_path: Path, out_dir: Path | None, as
         _print_json(figures)
         return 0
     parts = [part for part in ("all", "out_of_time") if part in figures]
-    table = Table("figure", *parts, title=f"model {figures['model_version']}")
+    table = wrapping_table("figure", *parts, title=f"model {figures['model_version']}")
     for key in (
         "rows",
         "auc_roc",
@@ -548,7 +514,9 @@ def benchmark_command(
     if as_json:
         _print_json(result)
         return 0
-    table = Table("project", "AUC", *BEAT, "LR-JIT", "beats", title="ISSTA'21 JIT-DP, test AUC")
+    table = wrapping_table(
+        "project", "AUC", *BEAT, "LR-JIT", "beats", title="ISSTA'21 JIT-DP, test AUC"
+    )
     for project, outcome in result["projects"].items():
         published = outcome["published"]
         table.add_row(

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from gate.cli.common import console, fail
+from gate.cli.common import console, fail, require_extra
 
 app = typer.Typer()
 
@@ -23,6 +23,7 @@ def mine(
     out: Annotated[Path, typer.Option(help="the feature table to write (Parquet)")],
 ) -> None:
     """Every commit's feature vector, exactly as the service computes it, to a Parquet table."""
+    require_extra()
     from gate.cli.training import mine_command
 
     raise typer.Exit(mine_command(repo, out))
@@ -50,9 +51,11 @@ def label(
         str | None, typer.Option(help="with a token: owner/name (default: origin remote)")
     ] = None,
     bug_labels: Annotated[str | None, typer.Option(help=BUG_LABELS_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Which changes later caused failures: SZZ on bug fixes (from an issue export or GitHub's
     bug issues; message words without either), reverts, rollbacks and incidents."""
+    require_extra()
     from gate.cli.training import label_command
 
     raise typer.Exit(
@@ -71,6 +74,7 @@ def label(
             github_token=github_token,
             repository=repository,
             bug_labels=bug_labels,
+            as_json=as_json,
         )
     )
 
@@ -131,10 +135,15 @@ def train(
 ) -> None:
     """Train, calibrate and threshold an XGBoost model: on a labelled table, on one repository's
     history (--repo), or the bundled one (--data-dir)."""
+    require_extra()
     if data_dir is not None:
         from training.bundle import train_default_model
+        from training.issta21 import DatasetError
 
-        figures = train_default_model(data_dir, out or Path("data/models/default"), seed=seed)
+        try:
+            figures = train_default_model(data_dir, out or Path("data/models/default"), seed=seed)
+        except (DatasetError, OSError) as error:
+            raise fail(f"--data-dir {data_dir}: {error}") from None
         console.print_json(json.dumps(figures, default=str))
         return
     from gate.cli.training import train_command, train_repo_command
@@ -192,6 +201,7 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
 ) -> None:
     """Evaluate a model (AUC, effort-aware metrics, calibration, plots), or run the benchmark."""
+    require_extra()
     from gate.cli.training import benchmark_command, evaluate_command
 
     if benchmark is not None:

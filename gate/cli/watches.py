@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import select
 
+from gate.cli.common import wrapping_table
 from gate.deploys.judge.scenario import in_sli_words
 from gate.deploys.rollback import lift_freezes
 from gate.store import watches
@@ -21,8 +23,10 @@ from gate.store.tables import AuditEntry, ServiceFreeze, Watch
 OUTCOME_ACTIONS = ("outcome.rollback", "outcome.regression")
 
 
-def list_watches(db: Database, repository: str | None, out: TextIO) -> int:
-    table = Table("watch", "deployment", "repository", "commit", "state", "looks", "why")
+def list_watches(db: Database, repository: str | None, out: TextIO, as_json: bool = False) -> int:
+    if as_json:
+        return _list_json(db, repository, out)
+    table = wrapping_table("watch", "deployment", "repository", "commit", "state", "looks", "why")
     for watch in watches.recent(db, repository):
         table.add_row(
             str(watch.id),
@@ -37,7 +41,7 @@ def list_watches(db: Database, repository: str | None, out: TextIO) -> int:
         frozen = list(
             session.scalars(select(ServiceFreeze).where(ServiceFreeze.lifted_at.is_(None)))
         )
-    console = Console(file=out, width=160)
+    console = Console(file=out)
     console.print(table)
     for freeze in frozen:
         issue = f" (incident #{freeze.incident_issue})" if freeze.incident_issue else ""
@@ -45,6 +49,42 @@ def list_watches(db: Database, repository: str | None, out: TextIO) -> int:
             f"frozen: {freeze.repository} {freeze.environment}/{freeze.service}{issue}: "
             f"{freeze.reason}"
         )
+    return 0
+
+
+def _list_json(db: Database, repository: str | None, out: TextIO) -> int:
+    with db.session() as session:
+        frozen = list(
+            session.scalars(select(ServiceFreeze).where(ServiceFreeze.lifted_at.is_(None)))
+        )
+    listed = {
+        "watches": [
+            {
+                "id": w.id,
+                "deployment_id": w.deployment_id,
+                "environment": w.environment,
+                "repository": w.repository,
+                "sha": w.sha,
+                "state": _state(w),
+                "looks": w.looks,
+                "why": _headline(w),
+            }
+            for w in watches.recent(db, repository)
+        ],
+        "freezes": [
+            {
+                "repository": f.repository,
+                "environment": f.environment,
+                "service": f.service,
+                "incident_issue": f.incident_issue,
+                "reason": f.reason,
+            }
+            for f in frozen
+            if repository is None or f.repository == repository
+        ],
+    }
+    json.dump(listed, out)
+    out.write("\n")
     return 0
 
 
@@ -86,11 +126,17 @@ def show_watch(db: Database, watch_id: int, scenario: bool, out: TextIO) -> int:
 
 
 def unfreeze(db: Database, repository: str, environment: str, user: str, reason: str) -> int:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repository):
+        _say(f"error: {repository!r} is not a repository: give OWNER/NAME")
+        return 2
     lifted = lift_freezes(
         db, repository, environment=environment, by=user, reason=f"lifted by {user}: {reason}"
     )
+    if not lifted:
+        _say(f"no freeze of {repository} {environment} is in force (gate watches lists them)")
+        return 1
     print(f"lifted {lifted} freeze(s) of {repository} {environment}")
-    return 0 if lifted else 1
+    return 0
 
 
 def write_outcomes(db: Database, repository: str | None, path: Path) -> int:
@@ -100,6 +146,9 @@ def write_outcomes(db: Database, repository: str | None, path: Path) -> int:
         query = query.where(AuditEntry.repository == repository)
     with db.session() as session:
         entries = list(session.scalars(query))
+    if not path.parent.is_dir():
+        _say(f"error: cannot write {path}: no directory {path.parent} (create it or change --out)")
+        return 2
     rows = 0
     with path.open("w", newline="") as file:
         writer = csv.writer(file)
@@ -111,6 +160,10 @@ def write_outcomes(db: Database, repository: str | None, path: Path) -> int:
                 rows += 1
     print(f"{rows} failure-causing change(s) from {len(entries)} regression(s) written to {path}")
     return 0
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def _state(watch: Watch) -> str:

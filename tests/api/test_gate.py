@@ -176,7 +176,7 @@ def test_a_held_deploy_is_approved_through_the_api_by_an_approvers_token(api, si
     deployment = held["deployment_id"]
     db = client.app.state.services.db
     ci_token = create_token(db, project.full_name, "ci")  # no user: cannot approve
-    mallory = create_token(db, project.full_name, "laptop", actor="mallory")
+    mallory = create_token(db, project.full_name, "mallory-laptop", actor="mallory")
     alice = create_token(db, project.full_name, "laptop", actor="alice")
 
     def vote(token, verdict="approve"):

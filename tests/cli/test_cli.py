@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from gate.store import Assessment, Database
@@ -16,6 +17,7 @@ from tests.conftest import GATE_SCRIPT, gate
 from tests.gitrepo import GitRepo, lines
 
 
+@pytest.mark.covers("assess --repo --json")
 def test_assess_json_matches_git_numstat_and_records_in_sqlite(tmp_path: Path):
     repo = GitRepo(tmp_path / "project")
     base = repo.commit("base", {"app/main.py": lines(40), "lib/util.py": lines(10)})
@@ -61,12 +63,14 @@ def test_assess_prints_level_score_and_reasons_for_people(tmp_path: Path):
     assert "risk" in done.stdout and "2,000 lines added" in done.stdout
 
 
+@pytest.mark.covers("assess --repo --no-record")
 def test_assess_outside_a_repository_is_a_clear_error(tmp_path: Path):
     done = gate("assess", "--repo", str(tmp_path), "--no-record", cwd=tmp_path)
     assert done.returncode == 2
     assert "no commit 'HEAD'" in done.stderr
 
 
+@pytest.mark.covers("serve")
 def test_serve_without_settings_names_what_is_missing(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATE_")}
     done = subprocess.run(

@@ -108,6 +108,7 @@ def held(tmp_path: Path, app_key: tuple[str, str]):
     state.db.dispose()
 
 
+@pytest.mark.covers("approve --as --reason")
 def test_an_approver_releases_a_held_deployment(held, tmp_path: Path):
     prod, _ = held.deployments
     done = held.vote("approve", prod, "@alice", tmp_path)
@@ -127,6 +128,7 @@ def test_an_approver_releases_a_held_deployment(held, tmp_path: Path):
     assert again.stderr.strip() == f"refused: deployment {prod} was already answered: approved"
 
 
+@pytest.mark.covers("reject --as --reason")
 def test_an_approver_rejects_a_held_deployment(held, tmp_path: Path):
     _, eu = held.deployments
     done = held.vote("reject", eu, "alice", tmp_path)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from gate.store import Database, Delivery, Job
@@ -22,15 +24,17 @@ def failed_job(db: Database, kind_error: str = "GitHubUnavailable: GitHub answer
     return job.id
 
 
+@pytest.mark.covers("jobs retry")
 def test_retry_requeues_one_job_and_its_delivery(database_url: str, tmp_path: Path):
     db = Database(database_url)
     db.migrate()
     first, second = failed_job(db), failed_job(db)
     env = {"GATE_DATABASE_URL": database_url}
 
-    listed = gate("jobs", "--state", "failed", cwd=tmp_path, env=env)
+    listed = gate("jobs", "--state", "failed", "--json", cwd=tmp_path, env=env)
     assert listed.returncode == 0, listed.stderr
-    assert "GitHub answered 502" in listed.stdout
+    assert {job["id"] for job in json.loads(listed.stdout)} == {first, second}
+    assert all("GitHub answered 502" in job["last_error"] for job in json.loads(listed.stdout))
 
     done = gate("jobs", "retry", str(first), cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
@@ -48,6 +52,7 @@ def test_retry_requeues_one_job_and_its_delivery(database_url: str, tmp_path: Pa
     db.dispose()
 
 
+@pytest.mark.covers("jobs retry --failed")
 def test_retry_failed_requeues_every_failed_job(database_url: str, tmp_path: Path):
     db = Database(database_url)
     db.migrate()

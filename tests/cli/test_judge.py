@@ -64,6 +64,7 @@ def test_judge_command_reports_an_unreadable_file(tmp_path: Path):
     assert "cannot read" in err.getvalue()
 
 
+@pytest.mark.covers("judge")
 def test_the_documented_example_replays_through_the_console_script_as_documented(tmp_path: Path):
     example = DOC.read_text().split("## Example", 1)[1]
     scenario, printed = re.findall(r"```json\n(.*?)\n```", example, re.S)[:2]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import gate
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "data" / "risk-gate.example.yml"
 
 
+@pytest.mark.covers("policy check")
 def test_the_documented_example_is_valid_and_summarised(tmp_path: Path):
     done = gate("policy", "check", str(EXAMPLE), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -17,6 +20,7 @@ def test_the_documented_example_is_valid_and_summarised(tmp_path: Path):
     assert "warnings" not in done.stdout and done.stderr == ""
 
 
+@pytest.mark.covers("policy check")
 def test_a_broken_file_gets_each_error_with_its_line_and_exit_1(tmp_path: Path):
     broken = tmp_path / "risk-gate.yml"
     broken.write_text("mode: sometimes\nthresholds:\n  pass_below: 0.2\n  hold_at_or_above: lots\n")

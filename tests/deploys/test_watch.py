@@ -201,6 +201,7 @@ def policy_for(server: PrometheusServer) -> str:
     return rollback_policy(server.url, step=60, watch_minutes=30, baseline_minutes=60)
 
 
+@pytest.mark.covers("watches", "watches --scenario", "judge", "outcomes --out")
 def test_a_deploy_that_regresses_is_rolled_back_with_evidence(
     client,
     fake_github: FakeGitHub,
@@ -263,7 +264,7 @@ def test_a_deploy_that_regresses_is_rolled_back_with_evidence(
         ]
 
     # the on-call view, and the same verdict when the recorded scenario is replayed
-    env = {"GATE_DATABASE_URL": database_url}
+    env = {"GATE_DATABASE_URL": database_url, "COLUMNS": "200"}
     listed = gate("watches", cwd=tmp_path, env=env)
     assert "regressed, rolled back" in listed.stdout and "production/web" in listed.stdout
     saved = gate("watches", str(watch.id), "--scenario", cwd=tmp_path, env=env)

@@ -105,6 +105,7 @@ def test_pull_request_numbers_in_an_export_follow_the_hash_form(tmp_path: Path) 
     assert issues.bugs == {"7"}
 
 
+@pytest.mark.covers("label --repo --features --out --recent-days --issues --issue-key")
 def test_gate_label_takes_an_issue_export(tmp_path: Path) -> None:
     from gate.cli.training import mine_command
     from tests.cli.test_cli import gate

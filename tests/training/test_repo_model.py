@@ -171,6 +171,7 @@ def test_too_little_labelled_history_keeps_the_default(
     assert registry.listing(db) == []
 
 
+@pytest.mark.covers("train --repo --repository --recent-days --json", "models --json")
 def test_gate_train_repo_and_gate_models(config_failures: GitRepo, tmp_path: Path) -> None:
     env = {
         "GATE_DATABASE_URL": f"sqlite:///{tmp_path / 'gate.db'}",
@@ -213,6 +214,7 @@ def test_gate_train_repo_and_gate_models(config_failures: GitRepo, tmp_path: Pat
     assert trained["model_version"] in table.stdout and "promoted" in table.stdout
 
 
+@pytest.mark.covers("train --repo")
 def test_gate_train_repo_without_a_name_is_a_clear_error(tmp_path: Path) -> None:
     repo = GitRepo(tmp_path / "project")
     repo.commit("only", {"a.py": "x\n"})
@@ -221,6 +223,7 @@ def test_gate_train_repo_without_a_name_is_a_clear_error(tmp_path: Path) -> None
     assert "--repository" in done.stderr
 
 
+@pytest.mark.covers("train --repo --repository --issues")
 def test_gate_train_repo_takes_an_issue_export(tmp_path: Path) -> None:
     repo = GitRepo(tmp_path / "project")
     repo.commit("only", {"a.py": "x\n"})

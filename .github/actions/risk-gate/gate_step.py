@@ -3,6 +3,7 @@
 import base64
 import json
 import os
+import re
 import sys
 import time
 import urllib.error
@@ -10,6 +11,11 @@ import urllib.parse
 import urllib.request
 
 POLL_SECONDS = float(os.environ.get("RISKGATE_POLL_SECONDS") or 20)
+POLICY = os.path.join(".github", "risk-gate.yml")
+
+
+class Unreachable(Exception):
+    """riskgate did not answer at all (refused, timed out, no such host)."""
 
 
 def env(name: str, default: str = "") -> str:
@@ -35,6 +41,29 @@ def call(method: str, url: str, token: str, body: dict | None = None) -> dict:
     except urllib.error.HTTPError as error:
         detail = error.read().decode("utf-8", "replace")[:2000]
         sys.exit(f"riskgate answered {error.code}: {detail}")
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+        raise Unreachable(str(getattr(error, "reason", error))) from None
+
+
+def on_error() -> str:
+    """The repository policy's on_error (fail-open unless it says fail-closed)."""
+    path = os.path.join(env("GITHUB_WORKSPACE", "."), POLICY)
+    try:
+        with open(path, encoding="utf-8") as policy:
+            found = re.search(r"^on_error:\s*[\"']?(fail-open|fail-closed)", policy.read(), re.M)
+    except OSError:
+        return "fail-open"
+    return found.group(1) if found else "fail-open"
+
+
+def unreachable(base_url: str, why: str) -> int:
+    """Say so in one line, then do what the policy says for an unassessed change."""
+    policy = on_error()
+    verdict = "fails this step" if policy == "fail-closed" else "lets this change through"
+    line = f"riskgate at {base_url} did not answer ({why}): on_error {policy} {verdict}"
+    print(f"::{'error' if policy == 'fail-closed' else 'warning'}::{line}")
+    write("GITHUB_STEP_SUMMARY", f"### riskgate: not assessed\n\n{line}")
+    return 1 if policy == "fail-closed" else 0
 
 
 def oidc_token(audience: str) -> str:
@@ -80,13 +109,22 @@ def main() -> int:
     }
     if env("RISKGATE_ENVIRONMENT"):
         body["environment"] = env("RISKGATE_ENVIRONMENT")
-    if env("RISKGATE_COVERAGE_FILE"):
-        with open(env("RISKGATE_COVERAGE_FILE"), "rb") as report:
+    coverage = env("RISKGATE_COVERAGE_FILE")
+    if coverage and not os.path.isfile(coverage):
+        print(
+            f"::warning::no coverage file at {coverage} (did the test step write it?): "
+            "the change is scored without coverage"
+        )
+    elif coverage:
+        with open(coverage, "rb") as report:
             body["coverage"] = {
                 "format": env("RISKGATE_COVERAGE_FORMAT") or None,
                 "content_base64": base64.b64encode(report.read()).decode(),
             }
-    result = call("POST", f"{base_url}/api/v1/assessments", token, body)
+    try:
+        result = call("POST", f"{base_url}/api/v1/assessments", token, body)
+    except Unreachable as error:
+        return unreachable(base_url, str(error))
     write("GITHUB_STEP_SUMMARY", summary(result))
     for name, key in (("decision", "decision"), ("score", "score"), ("details-url", "details_url")):
         write("GITHUB_OUTPUT", f"{name}={result[key]}")
@@ -99,7 +137,13 @@ def main() -> int:
     while time.monotonic() < deadline:
         time.sleep(POLL_SECONDS)
         # a fresh token each time: the job's tokens expire long before an approver may answer
-        state = call("GET", f"{base_url}/api/v1/assessments/{result['id']}", oidc_token(audience))
+        try:
+            state = call(
+                "GET", f"{base_url}/api/v1/assessments/{result['id']}", oidc_token(audience)
+            )
+        except Unreachable as error:  # a restart or a blip: the next look may get through
+            print(f"riskgate did not answer ({error}); trying again")
+            continue
         if state.get("resolution") in ("approved", "rejected", "expired"):
             write("GITHUB_STEP_SUMMARY", f"\n**{state['resolution']}** by an approver.")
             return 0 if state["resolution"] == "approved" else 1

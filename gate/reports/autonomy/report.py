@@ -87,6 +87,7 @@ class AutonomyReport:
     shadow: int = 0
     shadow_would_decide: dict[str, int] = field(default_factory=dict)
     undecided: int = 0  # no decision: failed, or still being scored
+    local: int = 0  # `gate assess` runs recorded under this repository: seen, not in the figures
     failed: int = 0
     policy_errors: int = 0
     refused_approvals: int = 0
@@ -131,6 +132,7 @@ class AutonomyReport:
             "approved": self.approved,
             "rejected": self.rejected,
             "still_held": self.still_held,
+            "local_assessments": self.local,
             "override_rate": self.override_rate,
             "median_held_seconds": self.median_held_seconds,
             "undecided": self.undecided,
@@ -309,5 +311,6 @@ def autonomy_report(
     entries = queries.decisions(db, repository, since=since, until=until)
     now = datetime.now(UTC)
     report = compute_report(rows, approvals, entries, since, until, repository=repository, now=now)
+    report.local = queries.local_assessment_count(db, repository, since, until)
     report.dora = dora_figures(db, repository, since, until or now)
     return report

@@ -60,6 +60,7 @@ def render_text(report: AutonomyReport) -> str:
         _figure("held for an approver", r.held, _share(r.held, r.assessed), 2),
         _figure("shadow mode, not enforced", r.shadow, _share(r.shadow, r.assessed), 2),
         _figure("no decision (failed or pending)", r.undecided, "", 2),
+        _figure("Local runs (gate assess)", r.local, "recorded, not counted above"),
         "",
         _figure("Holds", r.held),
         _figure("approved", r.approved, "", 2),
@@ -140,14 +141,37 @@ WEEK_COLUMNS = ("assessed", "passed", "reviewed", "held", "approved", "rejected"
 
 
 def _week_table(weeks: Sequence[WeekStats]) -> list[str]:
+    """One row a week; a run of two or more weeks with nothing in them is one line."""
     header = f"{'week':<10}{'starts':<12}" + "".join(f"{c:>10}" for c in WEEK_COLUMNS)
-    rows = [
+    rows: list[str] = []
+    empty: list[WeekStats] = []
+    for week in [*weeks, None]:
+        if week is not None and _is_empty(week):
+            empty.append(week)
+            continue
+        if len(empty) == 1:
+            rows.append(_week_row(empty[0]))
+        elif empty:
+            rows.append(
+                f"{empty[0].week}..{empty[-1].week}  {len(empty)} weeks with no changes "
+                f"(from {empty[0].starts.isoformat()})"
+            )
+        empty = []
+        if week is not None:
+            rows.append(_week_row(week))
+    return [header, *rows] if rows else [header, "(no weeks in the period)"]
+
+
+def _is_empty(w: WeekStats) -> bool:
+    return not (w.assessed or w.approved or w.rejected or w.shadow or w.undecided)
+
+
+def _week_row(w: WeekStats) -> str:
+    return (
         f"{w.week:<10}{w.starts.isoformat():<12}"
         + "".join(
             f"{v:>10}"
             for v in (w.assessed, w.auto_passed, w.reviewed, w.held, w.approved, w.rejected)
         )
         + f"{_percent(w.override_rate):>10}"
-        for w in weeks
-    ]
-    return [header, *rows] if rows else [header, "(no weeks in the period)"]
+    )
