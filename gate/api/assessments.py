@@ -1,17 +1,15 @@
-"""Assessments as JSON (/api/v1/assessments/{id}) and as a page for people (/assessments/{id})."""
+"""Assessments as JSON (/api/v1/assessments/{id}); the page for people is in gate.web."""
 
 from __future__ import annotations
 
-from html import escape
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from gate.api.auth import CallerDep
 from gate.api.params import RowId
-from gate.store import assessments, audit
+from gate.store import assessments
 from gate.store.tables import Assessment
 
 router = APIRouter(tags=["assessments"])
@@ -59,35 +57,3 @@ async def get_assessment(
     if not caller.may_read(row.repository):
         raise _not_found(assessment_id)  # another repository's ids are not even confirmed
     return _view(row)
-
-
-def _row(*cells: str, tag: str = "td") -> str:
-    return "<tr>" + "".join(f"<{tag}>{escape(cell)}</{tag}>" for cell in cells) + "</tr>"
-
-
-@router.get("/assessments/{assessment_id}", response_class=HTMLResponse)
-async def assessment_page(request: Request, assessment_id: RowId) -> HTMLResponse:
-    row = await _get(request, assessment_id)
-    db = request.app.state.services.db
-    trail = await run_in_threadpool(audit.entries, db, None, None, row.id)
-    title = f"{row.repository}#{row.pr_number}" if row.pr_number else row.repository
-    score = "pending" if row.score is None else f"{row.level} ({row.score:.2f}) -> {row.decision}"
-    reasons = "".join(f"<li>{escape(r['text'])}</li>" for r in row.reasons) or "<li>none</li>"
-    features = "".join(
-        _row(name, "missing" if value is None else f"{value:g}")
-        for name, value in row.features.items()
-    )
-    events = "".join(_row(f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.action, e.reason) for e in trail)
-    return HTMLResponse(
-        f"""<!doctype html><html><head><meta charset="utf-8">
-<title>riskgate: {escape(title)}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3rem .6rem}}</style></head>
-<body><h1>{escape(title)}</h1><p>Commit <code>{escape(row.head_sha)}</code> against
-<code>{escape(row.base_sha)}</code>. Risk: <strong>{escape(score)}</strong>.
-Model <code>{escape(row.model_version or "-")}</code>.</p>
-<h2>What raised the risk</h2><ul>{reasons}</ul>
-<h2>Features</h2><table>{_row("feature", "value", tag="th")}{features}</table>
-<h2>Audit trail</h2><table>{_row("time (UTC)", "actor", "action", "reason", tag="th")}
-{events}</table></body></html>"""
-    )
