@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from gate.store import Database
 from gate.store.tables import Assessment, Deployment, ServiceFreeze, Watch, utcnow

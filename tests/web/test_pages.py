@@ -250,3 +250,12 @@ def test_sign_out_needs_the_form_token_and_ends_the_session(
 @pytest.fixture
 def db_of():
     return lambda client: client.app.state.services.db
+
+
+def test_ids_beyond_the_databases_integers_are_refused(
+    console: tuple[TestClient, Held], fake_github: FakeGitHub
+) -> None:
+    client, _ = console
+    sign_in(client, fake_github, "alice")
+    for path in (f"/assessments/{2**63}", f"/deployments/{2**63}", "/?page=0", "/?level=extreme"):
+        assert client.get(path).status_code == 422, path
