@@ -37,6 +37,7 @@ from gate.web import signin as web_signin
 from gate.web.actions import Approvers
 from gate.web.auth import SignInRequired, sign_in_location
 from gate.web.people import GitHubPeople
+from gate.web.reports import RecentReports
 from gate.web.session import Sessions
 from gate.webhooks import intake
 
@@ -139,6 +140,7 @@ def _install_console(app: FastAPI, services: Services, people: GitHubPeople) -> 
     app.state.console_sessions = Sessions(settings)
     app.state.console_people = people
     app.state.console_approvers = Approvers(services, settings.console_access_ttl_seconds)
+    app.state.console_reports = RecentReports(services.db)
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(_request: Request, error: SignInRequired) -> RedirectResponse:

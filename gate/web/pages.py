@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 from urllib.parse import urlencode
 
@@ -11,7 +10,6 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Reques
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from gate.reports.autonomy.report import autonomy_report
 from gate.store import assessments, audit, console
 from gate.store import deployments as deployment_store
 from gate.store.console import LEVELS, STATES, Filters
@@ -30,7 +28,6 @@ from gate.web.render import page
 
 router = APIRouter(tags=["console"], include_in_schema=False)
 PAGE_SIZE = 50
-REPORT_DAYS = 90
 
 LevelQuery = Annotated[Literal["low", "medium", "high"] | None, Query()]
 RepoQuery = Annotated[str | None, Query(max_length=256)]
@@ -196,8 +193,7 @@ async def repository_page(
         (page_number - 1) * PAGE_SIZE,
     )
     counts = await run_in_threadpool(console.decision_counts, services.db, full_name)
-    since = datetime.now(UTC) - timedelta(days=REPORT_DAYS)
-    report = await run_in_threadpool(autonomy_report, services.db, full_name, since, None)
+    report = await run_in_threadpool(request.app.state.console_reports.get, full_name)
     recent_deploys = await run_in_threadpool(console.deployments_of, services.db, full_name)
     total = sum(counts.values())
     shares = {
@@ -214,7 +210,7 @@ async def repository_page(
         rows=rows[:PAGE_SIZE],
         shares=shares,
         total=total,
-        report=report.to_json(),
+        report=report,
         deployments=recent_deploys,
         levels=LEVELS,
         states=STATES,
