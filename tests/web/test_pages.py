@@ -6,7 +6,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from gate.store import audit
+from gate.store import assessments, audit
+from gate.store.tables import Assessment
+from gate.web.session import Sessions
 from tests.conftest import needs_shared, wait_until
 from tests.fakes import FakeGitHub
 from tests.web.conftest import SECRET_REPO, SHOP, Held, form_token, query_of, sign_in
@@ -259,3 +261,34 @@ def test_ids_beyond_the_databases_integers_are_refused(
     sign_in(client, fake_github, "alice")
     for path in (f"/assessments/{2**63}", f"/deployments/{2**63}", "/?page=0", "/?level=extreme"):
         assert client.get(path).status_code == 422, path
+
+
+def test_the_details_link_opens_for_a_reader_and_needs_its_token_otherwise(
+    console: tuple[TestClient, Held], fake_github: FakeGitHub
+) -> None:
+    client, held = console
+    db = client.app.state.services.db
+    if hasattr(Assessment, "details_token"):  # where the store keeps details tokens
+        row = assessments.get(db, held.pr)
+        answer = client.get(f"/assessments/{held.pr}/{row.details_token}")
+        assert answer.status_code == 200 and "payments/charge.py" in answer.text
+    wrong = client.get(f"/assessments/{held.pr}/guessed", follow_redirects=False)
+    assert wrong.status_code == 303 and wrong.headers["location"].startswith("/login")
+    sign_in(client, fake_github, "alice")
+    assert "payments/charge.py" in client.get(f"/assessments/{held.pr}/any").text
+    sign_in(client, fake_github, "carol")
+    assert client.get(f"/assessments/{held.pr}/guessed").status_code == 404
+
+
+def test_a_tampered_or_foreign_session_cookie_is_a_stranger(
+    console: tuple[TestClient, Held], fake_github: FakeGitHub
+) -> None:
+    client, _ = console
+    sign_in(client, fake_github, "alice")
+    sealed = client.cookies.get("gate_session")
+    client.cookies.set("gate_session", sealed[:-4] + "AAAA", domain="gate.example.com")
+    assert client.get("/", follow_redirects=False).status_code == 303
+    other = Sessions(client.app.state.services.settings.model_copy(update={"session_secret": None}))
+    forged = other.seal({"login": "alice", "token": "ghu_x", "csrf": "x"})
+    client.cookies.set("gate_session", forged, domain="gate.example.com")
+    assert client.get("/", follow_redirects=False).status_code == 303
