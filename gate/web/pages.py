@@ -25,6 +25,7 @@ from gate.web.auth import (
     safe_next,
 )
 from gate.web.render import page
+from gate.web.reports import trend_png
 
 router = APIRouter(tags=["console"], include_in_schema=False)
 PAGE_SIZE = 50
@@ -210,7 +211,7 @@ async def repository_page(
         rows=rows[:PAGE_SIZE],
         shares=shares,
         total=total,
-        report=report,
+        report=report.to_json(),
         deployments=recent_deploys,
         levels=LEVELS,
         states=STATES,
@@ -219,4 +220,15 @@ async def repository_page(
         if page_number > 1
         else None,
         next=_link(base, level=level, state=state, page=page_number + 1) if more else None,
+    )
+
+
+@router.get("/repos/{owner}/{name}/trend.png")
+def trend_plot(request: Request, viewer: ViewerDep, owner: str, name: str) -> Response:
+    full_name = f"{owner}/{name}"
+    if not viewer.may_read(full_name):
+        raise HTTPException(404, "not found")
+    report = request.app.state.console_reports.get(full_name)
+    return Response(
+        trend_png(report), media_type="image/png", headers={"Cache-Control": "private, no-store"}
     )

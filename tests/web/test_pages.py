@@ -24,6 +24,7 @@ def pages(held: Held) -> list[str]:
         f"/deployments/{held.deployment}",
         f"/deployments/{held.deployment}/watch.png",
         f"/repos/{SHOP}",
+        f"/repos/{SHOP}/trend.png",
         f"/repos/{SHOP}?level=high&state=held",
     ]
 
@@ -230,7 +231,11 @@ def test_assessment_and_repository_pages(
     assert "coverage_new_lines" in page.text and "Approve" in page.text
     repo = client.get(f"/repos/{SHOP}", params={"state": "held"})
     assert repo.status_code == 200 and f"/assessments/{held.pr}" in repo.text
-    assert "hold" in repo.text and "%" in repo.text
+    assert "hold" in repo.text and "%" in repo.text and 'id="trend-plot"' in repo.text
+    trend = client.get(f"/repos/{SHOP}/trend.png")
+    assert trend.headers["content-type"] == "image/png" and trend.content.startswith(b"\x89PNG")
+    sign_in(client, fake_github, "carol")
+    assert client.get(f"/repos/{SHOP}/trend.png").status_code == 404
     assert (
         f'/assessments/{held.pr}"' not in client.get(f"/repos/{SHOP}", params={"level": "low"}).text
     )
