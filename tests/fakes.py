@@ -253,6 +253,8 @@ class FakeGitHub:
                 if problem:
                     self.violations.append(problem)
                     response = httpx.Response(422, json={"message": problem})
+                elif (fault := self._fault(request)) is not None:
+                    response = httpx.Response(fault.status, json=fault.body, headers=fault.headers)
                 else:
                     credential = request.headers.get("authorization", "").partition(" ")[2]
                     status, answer = self.people.rest(
@@ -272,6 +274,16 @@ class FakeGitHub:
             if problem:
                 self.violations.append(problem)
                 return 422, {"message": problem}, {}
+        fault = self._fault(request)
+        if fault is not None:
+            return fault.status, fault.body, fault.headers
+        auth_problem = self._check_auth(request)
+        if auth_problem:
+            return 401, {"message": auth_problem}, {}
+        self._credential = request.headers.get("authorization", "").partition(" ")[2]
+        return self._route(request.method, request.url.path, request.url.params, body)
+
+    def _fault(self, request: httpx.Request) -> Fault | None:
         for fault in self.faults:
             if fault.method == request.method and re.fullmatch(
                 fault.path_pattern, request.url.path
@@ -279,12 +291,8 @@ class FakeGitHub:
                 fault.times -= 1
                 if fault.times <= 0:
                     self.faults.remove(fault)
-                return fault.status, fault.body, fault.headers
-        auth_problem = self._check_auth(request)
-        if auth_problem:
-            return 401, {"message": auth_problem}, {}
-        self._credential = request.headers.get("authorization", "").partition(" ")[2]
-        return self._route(request.method, request.url.path, request.url.params, body)
+                return fault
+        return None
 
     def _validate(self, request: httpx.Request) -> str | None:
         try:

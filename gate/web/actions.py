@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -10,7 +11,7 @@ from fastapi import HTTPException
 from gate.context import Services
 from gate.deploys import protection
 from gate.deploys.rollback import lift_freezes
-from gate.github import GitHubAPI, Repo
+from gate.github import GitHubAPI, GitHubError, GitHubUnavailable, Repo
 from gate.policy.loader import DEFAULT_VERSION, LoadedPolicy
 from gate.policy.schema import DEFAULT_POLICY
 from gate.pulls.approvals import VoteOutcome, VoteRequest, approver_words, cast_vote, may_approve
@@ -18,6 +19,8 @@ from gate.store import assessments
 from gate.store.console import default_branch
 from gate.store.tables import Assessment
 from gate.web.auth import Viewer
+
+log = logging.getLogger(__name__)
 
 
 class Approvers:
@@ -50,12 +53,16 @@ class Approvers:
             cached = self._cache.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
-        allowed = may_approve(
-            self.github(viewer, repository),
-            Repo.parse(repository),
-            self.policy(repository).policy,
-            viewer.login,
-        )
+        try:
+            allowed = may_approve(
+                self.github(viewer, repository),
+                Repo.parse(repository),
+                self.policy(repository).policy,
+                viewer.login,
+            )
+        except (GitHubError, GitHubUnavailable) as error:  # no button now; a vote asks again
+            log.warning("approver check for %s failed: %s", repository, error)
+            return False
         with self._lock:
             self._cache[key] = (now + self._ttl, allowed)
         return allowed

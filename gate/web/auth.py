@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import quote
 
+import httpx
 from fastapi import Depends, HTTPException, Path, Request
 from starlette.concurrency import run_in_threadpool
 
@@ -54,6 +55,8 @@ async def optional_viewer(request: Request) -> Viewer | None:
         readable = await run_in_threadpool(people(request).readable, session.token)
     except SignInError:  # the token was revoked on GitHub: sign in again
         return None
+    except httpx.HTTPError as error:  # what a person may read cannot be guessed: show nothing
+        raise HTTPException(503, "GitHub did not answer; try again in a minute") from error
     return Viewer(session, readable)
 
 

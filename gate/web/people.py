@@ -116,6 +116,10 @@ class GitHubPeople:
         with self._lock:
             self._cache.pop(hashlib.sha256(token.encode()).hexdigest(), None)
 
+    def forget_all(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
     def _pages(self, path: str, token: str, key: str) -> list[dict[str, object]]:
         items: list[dict[str, object]] = []
         for page in range(1, MAX_PAGES + 1):

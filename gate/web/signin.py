@@ -6,6 +6,7 @@ import hmac
 import secrets
 from typing import Annotated
 
+import httpx
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -64,6 +65,8 @@ async def login_callback(
         login = await run_in_threadpool(github.login, token)
     except SignInError as refused:
         return _refused(request, str(refused))
+    except httpx.HTTPError:
+        return _refused(request, "GitHub did not answer the sign-in; try again in a minute.")
     response = RedirectResponse(safe_next(expected.get("next")), status_code=303)
     response.delete_cookie(STATE_COOKIE, path="/")
     sessions(request).start(response, login, token)

@@ -297,3 +297,30 @@ def test_a_tampered_or_foreign_session_cookie_is_a_stranger(
     forged = other.seal({"login": "alice", "token": "ghu_x", "csrf": "x"})
     client.cookies.set("gate_session", forged, domain="gate.example.com")
     assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_what_people_wrote_is_shown_as_text(
+    console: tuple[TestClient, Held], fake_github: FakeGitHub
+) -> None:
+    client, held = console
+    with client.app.state.services.db.session() as session:
+        row = session.get(Assessment, held.pr)
+        row.reasons = [{"text": "<script>alert(1)</script>"}]
+    sign_in(client, fake_github, "alice")
+    for path in ("/", f"/assessments/{held.pr}"):
+        text = client.get(path).text
+        assert "<script>alert" not in text and "&lt;script&gt;alert(1)" in text
+
+
+def test_github_down_shows_nothing_and_no_approve_button_on_errors(
+    console: tuple[TestClient, Held], fake_github: FakeGitHub
+) -> None:
+    client, held = console
+    sign_in(client, fake_github, "alice")
+    fake_github.fail_next("GET", r"/repos/.*/collaborators/.*/permission", 500, times=10)
+    page = client.get("/")
+    assert f"{SHOP}#12" in page.text and "Approve</button>" not in page.text
+    client.app.state.console_people.forget_all()
+    fake_github.fail_next("GET", "/user/installations", 502, times=10)
+    down = client.get("/")
+    assert down.status_code == 503 and "shop" not in down.text
