@@ -34,9 +34,15 @@ class Sessions:
     forgeable by the browser, and each seal carries its time for expiry."""
 
     def __init__(self, settings: Settings) -> None:
-        secret = settings.session_secret.get_secret_value() if settings.session_secret else ""
-        # without a configured secret, sessions last as long as the process
-        seed = secret.encode() or secrets.token_bytes(32)
+        if settings.session_secret is not None and settings.session_secret.get_secret_value():
+            seed = settings.session_secret.get_secret_value().encode()
+        elif settings.webhook_secret is not None and settings.webhook_secret.get_secret_value():
+            # derived, so that every process of one deployment opens the others' cookies
+            seed = (
+                b"riskgate console session\0" + settings.webhook_secret.get_secret_value().encode()
+            )
+        else:
+            seed = secrets.token_bytes(32)  # sessions last as long as the process
         self._fernet = Fernet(base64.urlsafe_b64encode(hashlib.sha256(seed).digest()))
         self._max_age = int(settings.console_session_hours * 3600)
         self._secure = str(settings.public_url).startswith("https://")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from gate.store import assessments, audit
 from gate.store.tables import Assessment
@@ -324,3 +325,14 @@ def test_github_down_shows_nothing_and_no_approve_button_on_errors(
     fake_github.fail_next("GET", "/user/installations", 502, times=10)
     down = client.get("/")
     assert down.status_code == 503 and "shop" not in down.text
+
+
+def test_processes_of_one_deployment_open_each_others_sessions(
+    console: tuple[TestClient, Held],
+) -> None:
+    client, _ = console
+    settings = client.app.state.services.settings.model_copy(update={"session_secret": None})
+    sealed = Sessions(settings).seal({"login": "alice", "token": "t", "csrf": "c"})
+    assert Sessions(settings).open(sealed, 60) == {"login": "alice", "token": "t", "csrf": "c"}
+    changed = settings.model_copy(update={"webhook_secret": SecretStr("another")})
+    assert Sessions(changed).open(sealed, 60) is None
