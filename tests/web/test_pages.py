@@ -316,7 +316,7 @@ def test_what_people_wrote_is_shown_as_text(
 def test_github_down_shows_nothing_and_no_approve_button_on_errors(
     console: tuple[TestClient, Held], fake_github: FakeGitHub
 ) -> None:
-    client, held = console
+    client, _ = console
     sign_in(client, fake_github, "alice")
     fake_github.fail_next("GET", r"/repos/.*/collaborators/.*/permission", 500, times=10)
     page = client.get("/")
