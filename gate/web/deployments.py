@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -15,7 +14,7 @@ from gate.store import assessments, console
 from gate.store import deployments as store
 from gate.store.tables import Deployment, Watch
 from gate.web import actions
-from gate.web.auth import RowId, Viewer, ViewerDep, require_csrf
+from gate.web.auth import RowId, Viewer, ViewerDep, require_csrf, sessions
 from gate.web.pages import approvers
 from gate.web.render import page
 
@@ -55,7 +54,6 @@ def deployment_page(request: Request, viewer: ViewerDep, deployment_id: RowId) -
         freezes=freezes,
         may_approve=may,
         held=row.state == "held",
-        notice=request.query_params.get("notice"),
     )
 
 
@@ -84,5 +82,6 @@ def unfreeze(
     require_csrf(viewer, csrf)
     row = _deployment(request, viewer, deployment_id)
     lifted = actions.unfreeze(approvers(request), viewer, row.repository, row.environment, reason)
-    notice = f"Lifted {lifted} freeze(s) of {row.environment}."
-    return RedirectResponse(f"/deployments/{deployment_id}?{urlencode({'notice': notice})}", 303)
+    response = RedirectResponse(f"/deployments/{deployment_id}", 303)
+    sessions(request).tell(response, f"Lifted {lifted} freeze(s) of {row.environment}.")
+    return response

@@ -23,6 +23,7 @@ from gate.web.auth import (
     optional_viewer,
     require_csrf,
     safe_next,
+    sessions,
 )
 from gate.web.render import page
 from gate.web.reports import trend_png
@@ -50,7 +51,6 @@ def waiting_page(
     repo: RepoQuery = None,
     level: LevelQuery = None,
     page_number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
-    notice: Annotated[str | None, Query(max_length=300)] = None,
 ) -> HTMLResponse:
     services = request.app.state.services
     filters = Filters(repository=repo, level=level)
@@ -88,7 +88,6 @@ def waiting_page(
         repositories=sorted(viewer.readable.repositories),
         levels=LEVELS,
         filters=filters,
-        notice=notice,
         previous=_link("/", repo=repo, level=level, page=page_number - 1)
         if page_number > 1
         else None,
@@ -107,12 +106,14 @@ def vote(
     back: Annotated[str | None, Form(max_length=2000)] = None,
 ) -> Response:
     require_csrf(viewer, csrf)
+    if not reason.strip():
+        raise HTTPException(422, "a vote needs a reason")
     outcome = actions.vote(approvers(request), viewer, assessment_id, verdict, reason.strip())
     if not outcome.accepted and "only approvers" in outcome.message:
         raise HTTPException(403, outcome.message)
-    target = safe_next(back)
-    joiner = "&" if "?" in target else "?"
-    return RedirectResponse(f"{target}{joiner}{urlencode({'notice': outcome.message})}", 303)
+    response = RedirectResponse(safe_next(back), 303)
+    sessions(request).tell(response, outcome.message)
+    return response
 
 
 @router.get("/assessments/{assessment_id}", response_class=HTMLResponse)
@@ -166,7 +167,6 @@ def _assessment(request: Request, viewer: Viewer | None, row: Assessment) -> HTM
         held=held,
         may_approve=may,
         who=chooser.who(row.repository) if held else "",
-        notice=request.query_params.get("notice"),
     )
 
 

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from gate.web.auth import Viewer
+from gate.web.session import NOTICE_COOKIE
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 
@@ -46,10 +47,20 @@ TEMPLATES.env.filters.update(age=age, score=score, stamp=stamp)
 def page(
     request: Request, name: str, viewer: Viewer | None, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
-    return TEMPLATES.TemplateResponse(
+    sessions = request.app.state.console_sessions
+    notice = sessions.told(request)
+    response = TEMPLATES.TemplateResponse(
         request,
         name,
-        {"viewer": viewer, "csrf": viewer.session.csrf if viewer else "", **context},
+        {
+            "viewer": viewer,
+            "csrf": viewer.session.csrf if viewer else "",
+            "notice": notice,
+            **context,
+        },
         status_code=status_code,
         headers={"Cache-Control": "no-store"},
     )
+    if notice is not None:
+        response.delete_cookie(NOTICE_COOKIE, path="/")
+    return response

@@ -16,6 +16,7 @@ from gate.settings import Settings
 
 SESSION_COOKIE = "gate_session"
 STATE_COOKIE = "gate_oauth"
+NOTICE_COOKIE = "gate_notice"  # what the last action did, shown once on the next page
 STATE_SECONDS = 600  # a sign-in has ten minutes to come back from GitHub
 
 
@@ -78,6 +79,14 @@ class Sessions:
 
     def sign_in_state(self, request: Request) -> dict[str, str] | None:
         return self.open(request.cookies.get(STATE_COOKIE), STATE_SECONDS)
+
+    def tell(self, response: Response, message: str) -> None:
+        self._set(response, NOTICE_COOKIE, self.seal({"notice": message[:500]}), 120)
+
+    def told(self, request: Request) -> str | None:
+        """The notice an action left for this page: sealed, so a link cannot put words here."""
+        data = self.open(request.cookies.get(NOTICE_COOKIE), 120)
+        return data.get("notice") if data else None
 
     def _set(self, response: Response, name: str, value: str, max_age: int) -> None:
         response.set_cookie(

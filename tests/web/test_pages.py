@@ -144,8 +144,9 @@ def test_an_approver_approves_and_the_check_turns_green(
         },
         follow_redirects=False,
     )
-    assert answer.status_code == 303
-    assert "Approved by @alice" in query_of(answer.headers["location"])["notice"][0]
+    assert answer.status_code == 303 and answer.headers["location"] == "/"
+    assert "Approved by @alice" in client.get("/").text  # told once, on the next page
+    assert "Approved by @alice" not in client.get("/").text
     assert fake_github.check_runs[held.check_run]["conclusion"] == "success"
     assert fake_github.calls("PATCH", rf"/repos/{SHOP}/check-runs/{held.check_run}")
     recorded = [e for e in audit.entries(db_of(client), SHOP) if e.action == "approval.recorded"]
@@ -336,3 +337,14 @@ def test_processes_of_one_deployment_open_each_others_sessions(
     assert Sessions(settings).open(sealed, 60) == {"login": "alice", "token": "t", "csrf": "c"}
     changed = settings.model_copy(update={"webhook_secret": SecretStr("another")})
     assert Sessions(changed).open(sealed, 60) is None
+
+
+def test_a_link_cannot_put_words_on_a_page(
+    console: tuple[TestClient, Held], fake_github: FakeGitHub
+) -> None:
+    client, _ = console
+    sign_in(client, fake_github, "alice")
+    page = client.get("/", params={"notice": "go to evil.example"}).text
+    assert 'class="notice"' not in page
+    client.cookies.set("gate_notice", "go to evil.example", domain="gate.example.com")
+    assert 'class="notice"' not in client.get("/").text
