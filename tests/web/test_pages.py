@@ -348,3 +348,27 @@ def test_a_link_cannot_put_words_on_a_page(
     assert 'class="notice"' not in page
     client.cookies.set("gate_notice", "go to evil.example", domain="gate.example.com")
     assert 'class="notice"' not in client.get("/").text
+
+
+def test_a_code_works_once_and_a_denied_sign_in_says_so(
+    console: tuple[TestClient, Held], fake_github: FakeGitHub
+) -> None:
+    client, _ = console
+    fake_github.people.signing_in = "alice"
+    start = client.get("/login/github", follow_redirects=False)
+    location = fake_github.handle(httpx.Request("GET", start.headers["location"])).headers[
+        "location"
+    ]
+    query = location.split("?", 1)[1]
+    assert client.get(f"/login/callback?{query}", follow_redirects=False).status_code == 303
+    client.cookies.clear()
+    fresh = client.get("/login/github", follow_redirects=False)  # a new state, the old code
+    state = query_of(fresh.headers["location"])["state"][0]
+    code = query_of(location)["code"][0]
+    replay = client.get("/login/callback", params={"code": code, "state": state})
+    assert replay.status_code == 400 and "bad_verification_code" in replay.text
+    assert "gate_session" not in replay.headers.get("set-cookie", "")
+    start = client.get("/login/github", follow_redirects=False)
+    state = query_of(start.headers["location"])["state"][0]
+    denied = client.get("/login/callback", params={"error": "access_denied", "state": state})
+    assert denied.status_code == 400 and "access_denied" in denied.text
