@@ -152,6 +152,8 @@ def test_an_approver_approves_and_the_check_turns_green(
     recorded = [e for e in audit.entries(db_of(client), SHOP) if e.action == "approval.recorded"]
     assert [(e.actor, e.details["source"]) for e in recorded] == [("alice", "console")]
     assert f"assessment-{held.pr}" not in client.get("/").text
+    trail = client.get(f"/assessments/{held.pr}").text  # the audit trail names the person
+    assert "approval.recorded" in trail and "hold.approved" in trail and "alice" in trail
 
 
 def test_a_deployment_approved_from_waiting_answers_the_protection_rule(
