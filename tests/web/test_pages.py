@@ -374,3 +374,23 @@ def test_a_code_works_once_and_a_denied_sign_in_says_so(
     state = query_of(start.headers["location"])["state"][0]
     denied = client.get("/login/callback", params={"error": "access_denied", "state": state})
     assert denied.status_code == 400 and "access_denied" in denied.text
+
+
+def test_a_rejection_from_the_assessment_page_fails_the_check(
+    console: tuple[TestClient, Held], fake_github: FakeGitHub
+) -> None:
+    client, held = console
+    sign_in(client, fake_github, "alice")
+    page = client.get(f"/assessments/{held.pr}")
+    answer = client.post(
+        f"/assessments/{held.pr}/vote",
+        data={
+            "verdict": "reject",
+            "reason": "no tests for the refund path",
+            "csrf": form_token(page.text),
+            "back": f"/assessments/{held.pr}",
+        },
+    )
+    assert answer.status_code == 200 and "Rejected by @alice" in answer.text
+    assert fake_github.check_runs[held.check_run]["conclusion"] == "failure"
+    assert "Approve</button>" not in answer.text  # resolved: nothing left to decide
