@@ -1,4 +1,4 @@
-"""The FastAPI app factory: webhooks, gate API, details pages, /metrics and /healthz."""
+"""The FastAPI app factory: webhooks, gate API, the console, /metrics and /healthz."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
 from fastapi_offline import FastAPIOffline
 
 from gate import __version__, logs, metrics
@@ -31,6 +32,14 @@ from gate.policy.loader import PolicyLoader
 from gate.settings import Settings, load_settings
 from gate.store import Database
 from gate.store.jobs import count_by_state
+from gate.web import deployments as web_deployments
+from gate.web import pages as web_pages
+from gate.web import signin as web_signin
+from gate.web.actions import Approvers
+from gate.web.auth import SignInRequired, sign_in_location
+from gate.web.people import GitHubPeople
+from gate.web.reports import RecentReports
+from gate.web.session import Sessions
 from gate.webhooks import intake
 
 
@@ -83,6 +92,7 @@ def create_app(
     settings = settings or load_settings()
     services = build_services(settings, github_transport, retry)
     worker = Worker(services, threads=settings.worker_threads)
+    console_people = GitHubPeople(settings, github_transport)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -92,6 +102,7 @@ def create_app(
             yield
         finally:
             worker.stop()
+            console_people.close()
             services.mirrors.objects.close()
             services.db.dispose()
 
@@ -122,7 +133,25 @@ def create_app(
     app.include_router(decisions_api.router)
     app.include_router(gate_api.router)
     app.include_router(report_api.router)
+    _install_console(app, services, console_people)
     return app
+
+
+def _install_console(app: FastAPI, services: Services, people: GitHubPeople) -> None:
+    settings = services.settings
+    app.state.console_sessions = Sessions(settings)
+    app.state.console_people = people
+    app.state.console_approvers = Approvers(services, settings.console_access_ttl_seconds)
+    app.state.console_reports = RecentReports(services.db)
+
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(_request: Request, error: SignInRequired) -> RedirectResponse:
+        # a stranger learns nothing, not even whether the page exists
+        return RedirectResponse(sign_in_location(error.next_path), status_code=303)
+
+    app.include_router(web_signin.router)
+    app.include_router(web_pages.router)
+    app.include_router(web_deployments.router)
 
 
 def serve_app() -> FastAPI:

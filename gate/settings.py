@@ -62,6 +62,16 @@ class Settings(BaseSettings):
     log_json: bool = True
     log_level: str = "INFO"
 
+    # the console's sign-in: the App's OAuth client (app.yml's manifest yields both), the
+    # web host GitHub's OAuth pages live on (GitHub Enterprise, tests), and the cookie key
+    github_client_id: str | None = None
+    github_client_secret: SecretStr | None = None
+    github_web_url: AnyHttpUrl = AnyHttpUrl("https://github.com")
+    session_secret: SecretStr | None = None
+    # how long what GitHub said a person may read is believed, and how long a sign-in lasts
+    console_access_ttl_seconds: float = Field(default=300.0, ge=0)
+    console_session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
+
     @field_validator("git_url_template")
     @classmethod
     def _template_names_the_repository(cls, value: str | None) -> str | None:

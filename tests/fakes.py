@@ -22,6 +22,8 @@ from typing import Any
 import httpx
 import jwt
 
+from tests.fake_people import FakePeople
+
 # GATE_SHARED_DIR: a checkout whose ../shared is elsewhere (a worktree) points at it
 SHARED = Path(os.environ.get("GATE_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")
 OPENAPI_PATH = SHARED / "conformance" / "github-openapi" / "api.github.com.json"
@@ -142,6 +144,7 @@ class FakeGitHub:
     repositories: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # per installation
     pulls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # open PRs per repo
     validate: bool = True
+    people: FakePeople = field(default_factory=FakePeople)  # OAuth sign-in, user tokens
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _token_installation: dict[str, int] = field(default_factory=dict)
     _credential: str = ""
@@ -218,6 +221,8 @@ class FakeGitHub:
                 self.violations.append(f"storage download {request.url}: token sent or unknown")
                 return httpx.Response(403)
             return httpx.Response(200, content=artifact["content"])
+        if self.people.owns(request.url.path):
+            return self._person(request)
         phase = self._phase()
         if phase is not None and phase.kind == "refused":
             with self._lock:
@@ -238,12 +243,47 @@ class FakeGitHub:
             return httpx.Response(status, headers=headers)
         return httpx.Response(status, json=answer, headers=headers)
 
+    def _person(self, request: httpx.Request) -> httpx.Response:
+        """github.com's OAuth pages, and the REST endpoints a user token reads."""
+        with self._lock:
+            if request.url.path.startswith("/login/oauth/"):
+                response = self.people.web(request)
+            else:
+                problem = self._validate(request) if self.validate else None
+                if problem:
+                    self.violations.append(problem)
+                    response = httpx.Response(422, json={"message": problem})
+                elif (fault := self._fault(request)) is not None:
+                    response = httpx.Response(fault.status, json=fault.body, headers=fault.headers)
+                else:
+                    credential = request.headers.get("authorization", "").partition(" ")[2]
+                    status, answer = self.people.rest(
+                        request.url.path, credential, request.url.params
+                    )
+                    response = httpx.Response(status, json=answer)
+            self.violations.extend(self.people.violations)
+            self.people.violations.clear()
+            self.requests.append(
+                Recorded(request.method, request.url.path, None, response.status_code, self._now())
+            )
+        return response
+
     def _answer(self, request: httpx.Request, body: Any) -> tuple[int, Any, dict[str, str]]:
         if self.validate:
             problem = self._validate(request)
             if problem:
                 self.violations.append(problem)
                 return 422, {"message": problem}, {}
+        fault = self._fault(request)
+        if fault is not None:
+            return fault.status, fault.body, fault.headers
+        auth_problem = self._check_auth(request)
+        if auth_problem:
+            return 401, {"message": auth_problem}, {}
+        self._credential = request.headers.get("authorization", "").partition(" ")[2]
+        return self._route(request.method, request.url.path, request.url.params, body)
+
+    def _fault(self, request: httpx.Request) -> Fault | None:
         for fault in self.faults:
             if fault.method == request.method and re.fullmatch(
                 fault.path_pattern, request.url.path
@@ -251,12 +291,8 @@ class FakeGitHub:
                 fault.times -= 1
                 if fault.times <= 0:
                     self.faults.remove(fault)
-                return fault.status, fault.body, fault.headers
-        auth_problem = self._check_auth(request)
-        if auth_problem:
-            return 401, {"message": auth_problem}, {}
-        self._credential = request.headers.get("authorization", "").partition(" ")[2]
-        return self._route(request.method, request.url.path, request.url.params, body)
+                return fault
+        return None
 
     def _validate(self, request: httpx.Request) -> str | None:
         try:

@@ -152,6 +152,9 @@ def test_every_action_is_audited_before_it_is_taken(client, fake_github, remotes
     assert assessment.model_version and assessment.check_run_id in fake_github.check_runs
     page = client.get(f"/assessments/{assessment.id}/{assessment.details_token}")
     assert page.status_code == 200 and "status.create" in page.text
+    # the plain id is behind sign-in
+    page = client.get(f"/assessments/{assessment.id}", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/login")
 
 
 def test_unknown_head_commit_is_retried_then_reported_as_not_assessed(

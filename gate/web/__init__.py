@@ -1,0 +1,1 @@
+"""The release managers' console: sign in with GitHub, see what waits, approve, read reports."""
