@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import pickle
 import re
 import sys
 import time
@@ -42,14 +44,26 @@ class OldMessageWords:
         message = commit.message
         return bool(re.search(OLD_FIX_PATTERN, message)) and not REVERT_PATTERN.search(message)
 
+    def choose(self, fixes: list[Commit]) -> list[Commit]:
+        return fixes
+
 
 class CachedBlame:
-    """szz() that blames each (fix, ignore-revs) once: the labellings share most fixes."""
+    """szz() that blames each (fix, ignore-revs) once: the labellings share most fixes. With a
+    `path`, the results are kept there between runs (delete it after changing training/szz.py)."""
 
-    def __init__(self, jobs: int) -> None:
+    def __init__(self, jobs: int, path: Path | None = None) -> None:
         self.jobs = jobs
+        self.path = path
         self.results: dict[tuple[str, str], FixResult] = {}
+        if path is not None and path.is_file():
+            self.results = pickle.loads(path.read_bytes())
         self.blamed = 0
+
+    def save(self) -> None:
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_bytes(pickle.dumps(self.results))
 
     def __call__(
         self,
@@ -61,13 +75,14 @@ class CachedBlame:
         jobs: int = 2,
         progress: Callable[[int], None] = lambda _done: None,
     ) -> SzzResult:
-        listed = ignore_revs.read_text() if ignore_revs is not None else ""
+        listed = hashlib.sha1(ignore_revs.read_bytes()).hexdigest() if ignore_revs else ""
         todo = [fix for fix in fixes if (fix.sha, listed) not in self.results]
         if todo:
             found = szz(repo, todo, ignore_revs=ignore_revs, limits=limits, jobs=self.jobs)
             for result in found.fixes:
                 self.results[(result.fix, listed)] = result
             self.blamed += len(todo)
+            self.save()
         return SzzResult.of(replace(self.results[(fix.sha, listed)]) for fix in fixes)
 
 
@@ -91,7 +106,13 @@ def measure(found: set[str], labels: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def run_project(project: str, jobs: int, log: Callable[[str], None]) -> dict[str, Any]:
+def run_project(
+    project: str,
+    jobs: int,
+    log: Callable[[str], None],
+    cache: Path | None = None,
+    only: Sequence[str] | None = None,
+) -> dict[str, Any]:
     repo = MIRRORS / f"apache+{project}" / "repo"
     labels = pd.read_csv(DATA / f"{project}_labels.csv")
     links = pd.read_csv(DATA / f"{project}_szz_links.csv")
@@ -100,7 +121,7 @@ def run_project(project: str, jobs: int, log: Callable[[str], None]) -> dict[str
     # would be counted against every labelling alike
     until = int(links["fix_date"].max())
     commits = [c for c in log_commits(repo) if c.time <= until]
-    blame = CachedBlame(jobs)
+    blame = CachedBlame(jobs, cache / f"{project}.pickle" if cache else None)
     words = MessageWords()
     modes: dict[str, tuple[FixSource | None, Callable[[], SzzResult]]] = {
         "issue export": (export, lambda: inducing_commits(repo, commits, export, blame=blame)),
@@ -112,6 +133,8 @@ def run_project(project: str, jobs: int, log: Callable[[str], None]) -> dict[str
     }
     out: dict[str, Any] = {"project": project, "commits_until_cutoff": len(commits), "modes": {}}
     for name, (source, run) in modes.items():
+        if only and name.split(" (")[0] not in only and name not in only:
+            continue
         started = time.monotonic()
         found = run()
         seconds = time.monotonic() - started
@@ -138,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--projects", default=",".join(PROJECTS))
     parser.add_argument("--jobs", type=int, default=2, help="fixes blamed at a time")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--cache", type=Path, help="keep blame results in this folder")
+    parser.add_argument(
+        "--modes", help="comma-separated: issue export, message words (default: all three)"
+    )
     args = parser.parse_args(argv)
     if not DATA.is_dir():
         print(f"skipped: {DATA} is absent", file=sys.stderr)
@@ -147,12 +174,21 @@ def main(argv: list[str] | None = None) -> int:
         if not (MIRRORS / f"apache+{project}" / "repo").is_dir():
             print(f"{project}: no repository at {MIRRORS}, skipped", file=sys.stderr)
             continue
-        results.append(run_project(project, args.jobs, lambda m: print(m, file=sys.stderr)))
+        results.append(
+            run_project(
+                project,
+                args.jobs,
+                lambda m: print(m, file=sys.stderr),
+                args.cache,
+                args.modes.split(",") if args.modes else None,
+            )
+        )
     print(table(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     met = all(
-        (figures := r["modes"]["issue export"])["precision"] is not None
+        "issue export" in r["modes"]
+        and (figures := r["modes"]["issue export"])["precision"] is not None
         and figures["precision"] >= TARGET["precision"]
         and figures["recall"] >= TARGET["recall"]
         for r in results

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import pandas as pd
 
@@ -33,6 +33,11 @@ class FixSource(Protocol):
 
     def is_fix(self, commit: Commit) -> bool: ...
 
+    def choose(self, fixes: list[Commit]) -> list[Commit]:
+        """The fixes to blame among the candidates `is_fix` found (all of them, or one per
+        issue), newest first as given."""
+        ...
+
 
 @dataclass(frozen=True)
 class MessageWords:
@@ -44,14 +49,25 @@ class MessageWords:
     def is_fix(self, commit: Commit) -> bool:
         return self.rules.is_fix(commit.message)
 
+    def choose(self, fixes: list[Commit]) -> list[Commit]:
+        return fixes
+
 
 @dataclass(frozen=True)
 class IssueExport:
-    """A tracker's issues, exported: the keys it calls a bug, and how messages name a key."""
+    """A tracker's issues, exported: the keys it calls a bug, and how messages name a key.
+
+    Of the commits naming one bug, the last is its fix (`per_issue="last"`): the one that
+    resolved it, as GitHub's closing commit or pull request is. The earlier ones are partial
+    attempts, follow-ups that are re-done, or tests; blaming them too doubled the fixes and cut
+    precision against ApacheJIT (0.69 on activemq). A commit that is the last for one of the
+    bugs it names is a fix.
+    """
 
     bugs: frozenset[str]
     others: frozenset[str]
     key_pattern: str
+    per_issue: Literal["last", "all"] = "last"
 
     @property
     def name(self) -> str:
@@ -67,6 +83,17 @@ class IssueExport:
         if REVERT_PATTERN.search(commit.message):
             return False  # a revert's deletions are the reverted change: the revert rule's job
         return bool(self.keys_in(commit.message) & self.bugs)
+
+    def choose(self, fixes: list[Commit]) -> list[Commit]:
+        if self.per_issue == "all":
+            return fixes
+        last: dict[str, Commit] = {}
+        for commit in fixes:
+            for key in self.keys_in(commit.message) & self.bugs:
+                if key not in last or commit.time > last[key].time:
+                    last[key] = commit  # on equal times the first seen: the newer in the log
+        chosen = {commit.sha for commit in last.values()}
+        return [commit for commit in fixes if commit.sha in chosen]
 
 
 @dataclass(frozen=True)
@@ -90,10 +117,13 @@ class TrackerFixes:
         text = without_merge_lines(commit.message)
         return any(int(n) in self.bug_numbers for n in CLOSING_REFERENCE.findall(text))
 
+    def choose(self, fixes: list[Commit]) -> list[Commit]:
+        return fixes
+
 
 def find_fixes(commits: Iterable[Commit], source: FixSource) -> list[Commit]:
     """The fixes among `commits`; a root commit has no parent to blame and is never one."""
-    return [commit for commit in commits if commit.parent and source.is_fix(commit)]
+    return source.choose([commit for commit in commits if commit.parent and source.is_fix(commit)])
 
 
 def read_issue_export(

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from gate.features.history import DAY, DEFAULT_FIX_PATTERN, MessageRules
 from gate.git.cmd import resolve
-from training.fixes import FixSource, MessageWords, find_fixes
+from training.fixes import FixSource, MessageWords
 from training.mechanical import commit_sizes, mechanical_reason
 from training.szz import (
     MAX_FIX_FILES,
@@ -134,9 +134,10 @@ def inducing_commits(
     """SZZ on the fixes `source` names. Huge and mechanical commits (training/mechanical.py)
     are neither fixes nor blamed: a fix that is one is dropped, and blame looks through them
     (as through the ignore-revs) to the commit that wrote the line before."""
-    candidates = find_fixes(commits, source)
+    candidates = [commit for commit in commits if commit.parent and source.is_fix(commit)]
     sizes = commit_sizes(repo, [fix.sha for fix in candidates])
-    fixes = [fix for fix in candidates if not mechanical_reason(sizes[fix.sha])]
+    # mechanical ones go before choosing: "the last commit of a bug" is its last real change
+    fixes = source.choose([fix for fix in candidates if not mechanical_reason(sizes[fix.sha])])
     total = len(fixes)
     found = blame(
         repo,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -128,3 +129,22 @@ def test_gate_label_takes_an_issue_export(tmp_path: Path) -> None:
     labelled = pd.read_parquet(tmp_path / "out.parquet").set_index("sha")
     assert labelled.loc[bad, "bug"] == 1
     assert broken.returncode == 2 and "issue key pattern" in broken.stderr
+
+
+def test_the_last_real_commit_naming_a_bug_is_its_fix(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("add start", {"start.py": CODE, "other.py": "x = 1\n"})
+    other = repo.commit("tidy other", {"other.py": "x = 2\n"})
+    bad = repo.commit("tune", {"start.py": CODE.replace("= 0", "= 1")})
+    repo.commit("PAY-12: first attempt", {"other.py": "x = 3\n"})
+    repo.commit("PAY-12: start at zero", {"start.py": CODE})
+    docs = repo.commit("PAY-12: document it", {"docs/start.md": "zero\n"})  # docs only
+    issues = read_issue_export(export(tmp_path, [("PAY-12", "Bug")]))
+
+    # by messages alone the docs commit is the last; labelling drops it as mechanical first
+    assert [c.sha for c in find_fixes(log_commits(repo.path), issues)] == [docs]
+    found = labels(repo, fixes=issues)
+    assert found[bad] == 1
+    assert found[other] == 0  # the first attempt is no fix of its own
+    every = replace(issues, per_issue="all")
+    assert labels(repo, fixes=every)[other] == 1

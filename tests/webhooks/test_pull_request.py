@@ -45,7 +45,8 @@ def test_small_pr_gets_a_passing_check_status_and_label(client, fake_github, rem
     page = client.get(run["details_url"].removeprefix("https://gate.example.com"))
     assert page.status_code == 200 and project.full_name in page.text
     assessment_id = run["details_url"].split("/")[4]
-    assert client.get(f"/assessments/{assessment_id}").status_code == 404
+    bare = client.get(f"/assessments/{assessment_id}", follow_redirects=False)
+    assert bare.status_code == 303 and bare.headers["location"].startswith("/login")
     assert fake_github.statuses[0]["target_url"] == run["details_url"]
     (status,) = fake_github.statuses
     assert status["context"] == "risk-gate/pr" and status["state"] == "success"
