@@ -171,7 +171,8 @@ def _specs() -> list[FeatureSpec]:
         FeatureSpec(
             "fix",
             "history",
-            "1 when the change's message says it fixes a bug, else 0",
+            "1 when the change's message says it fixes a bug, else 0 "
+            "(a pull-request merge line alone never does)",
             "commit messages (configurable pattern)",
             "flag",
             "0 for a pull request whose commits say nothing of a fix",
@@ -315,8 +316,10 @@ DATASET_NOTES = [
     "uses the newest surviving line. They differ when the last change only deleted lines.",
     "- `nf`: riskgate counts files; the dataset counts distinct file names, so `a/__init__.py` "
     "and `b/__init__.py` count once there.",
-    "- `fix`: a configurable pattern over the messages (bug-fix words, `closes #N`); the dataset "
-    "used each project's issue-key pattern.",
+    "- `fix`: a configurable pattern over the messages (bug-fix words, `closes #N`), never matched "
+    "on a pull-request merge line (`Merge pull request #N from ...`, `Closes #N from "
+    "user/branch`); the dataset used each project's issue-key pattern. Training labels do not use "
+    "this feature: they take their fixes from an issue tracker when there is one (README, Labels).",
     "- Renames: a renamed file keeps its history (its earlier changes count for the new path).",
     "- Merges: diff against the first parent; a pull request: its head against the merge base.",
     "",
