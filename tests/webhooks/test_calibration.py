@@ -3,8 +3,9 @@ check, the details page and the API say where a change ranks."""
 
 from __future__ import annotations
 
-from html import escape
 from pathlib import Path
+
+from markupsafe import escape
 
 from gate.pulls.calibration import load, scores_file
 from gate.store.tables import Assessment
