@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gate.features.relative import RECENT_COMMITS
+
 # Bump when a definition changes: models trained on another schema are refused at load.
 FEATURE_SCHEMA_VERSION = "2"
 
@@ -255,6 +257,47 @@ def _specs() -> list[FeatureSpec]:
             history,
             "days",
             "missing when every file is new or without a history index",
+        ),
+        FeatureSpec(
+            "nf_recent_rank",
+            "relative",
+            f"the change's files changed ranked among the repository's last {RECENT_COMMITS} "
+            "commits before it: the share that changed fewer files, ties counting half",
+            history,
+            "share",
+            "missing when the repository has no earlier commit or without a history index",
+        ),
+        FeatureSpec(
+            "exp_share",
+            "relative",
+            "the author's earlier file changes / every earlier file change in the repository",
+            history,
+            "share",
+            "missing when the repository has no earlier file change or without a history index",
+        ),
+        FeatureSpec(
+            "ndev_share",
+            "relative",
+            "`ndev` / (the repository's distinct earlier authors + 1, the change's author)",
+            history,
+            "share",
+            "missing without a history index",
+        ),
+        FeatureSpec(
+            "added_share",
+            "relative",
+            "`la` / (`la` + `lt`): the share of the changed files' lines that the change adds",
+            "git diff and the blobs at the base",
+            "share",
+            "missing when `la` and `lt` are both 0",
+        ),
+        FeatureSpec(
+            "deleted_share",
+            "relative",
+            "`ld` / `lt`: the share of the changed files' earlier lines that the change deletes",
+            "git diff and the blobs at the base",
+            "share",
+            "missing when `lt` is 0",
         ),
         FeatureSpec(
             "author_new_to_service",
