@@ -120,7 +120,11 @@ def train(
         ),
     ] = None,
     data_dir: Annotated[
-        Path | None, typer.Option(help="retrain the bundled model from the ISSTA'21 data instead")
+        Path | None,
+        typer.Option(
+            help="retrain the bundled model from a directory of labelled tables, one per "
+            "repository (gate mine, then gate label)"
+        ),
     ] = None,
     dask_scheduler: Annotated[
         str | None,
@@ -133,8 +137,12 @@ def train(
     history (--repo), or the bundled one (--data-dir)."""
     if data_dir is not None:
         from training.bundle import train_default_model
+        from training.train import TrainingError
 
-        figures = train_default_model(data_dir, out or Path("data/models/default"), seed=seed)
+        try:
+            figures = train_default_model(data_dir, out or Path("data/models/default"), seed=seed)
+        except TrainingError as error:
+            raise fail(str(error)) from None
         console.print_json(json.dumps(figures, default=str))
         return
     from gate.cli.training import train_command, train_repo_command

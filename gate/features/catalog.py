@@ -344,8 +344,10 @@ def markdown() -> str:
 DATASET_NOTES = [
     "## Exact definitions next to the ISSTA'21 dataset",
     "",
-    "The bundled model is trained on the public ISSTA'21 JIT-DP data, so riskgate follows its "
-    "conventions where they are a choice, and says where it cannot:",
+    "riskgate's Kamei features follow the conventions of the public ISSTA'21 JIT-DP data (the "
+    "benchmark riskgate is compared on) where they are a choice, and say where they cannot. "
+    "The bundled model learns from riskgate's own values, mined from real repositories "
+    "(data/README.md):",
     "",
     "- Time: a change's time is its committer time; history is every indexed commit of the "
     "default branch with an earlier committer time (equal times are not history). Authors are "
