@@ -31,7 +31,7 @@ def test_the_card_names_what_the_model_learnt_from() -> None:
 
 
 def test_the_card_follows_a_changed_artifact(tmp_path: Path) -> None:
-    artifact, evaluation = _bundled()
+    artifact, _ = _bundled()
     artifact["model_version"] = "another-model-9"
     (tmp_path / "artifact.json").write_text(json.dumps(artifact))
 
