@@ -89,8 +89,9 @@ def render(artifact: dict[str, Any], evaluation: dict[str, Any] | None) -> str:
         + ", ".join(f"{key} {value}" for key, value in sorted(recipe["params"].items()))
         + f"; seed {training['seed']}; monotone: more `la`, `ld`, `nf`, `nd`, `ns` never "
         "lowers the score.",
-        f"- Per repository, the newest {recipe['validation_share']:.0%} of its labelled changes "
-        "validate (early stopping, calibration, thresholds); the rest train"
+        f"- Per repository, {recipe['validation_share']:.0%} of its labelled changes validate "
+        f"(early stopping, calibration, thresholds): every fifth block of "
+        f"{recipe['validation_block']} changes in time order; the rest train"
         + (
             "; every repository weighs the same, whatever its size."
             if recipe["equal_repository_weight"]
@@ -109,6 +110,8 @@ def render(artifact: dict[str, Any], evaluation: dict[str, Any] | None) -> str:
         "| held out | changes | failing | AUC | lines added alone | held |",
         "|---|---:|---:|---:|---:|---:|",
     ]
+    if not training["leave_one_project_out"]:
+        out.append("| (one repository: nothing to leave out) | | | | | |")
     for name, row in training["leave_one_project_out"].items():
         out.append(
             f"| {name} | {_num(row['rows'])} | {_num(row['failing'])} | {_num(row['auc'])} "
@@ -153,13 +156,14 @@ def _evaluation(evaluation: dict[str, Any] | None) -> list[str]:
         "",
         "### Leave one project out: a repository the model never saw",
         "",
-        "| project | commits (buggy) | model | lines added alone | RF, 14 Kamei "
+        "| project | trained on | commits (buggy) | model | lines added alone | RF, 14 Kamei "
         "| previous bundled | held (labelled commits / all commits) |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, row in evaluation["leave_one_project_out"].items():
         out.append(
-            f"| {name} | {_num(row['rows'])} ({_num(row['buggy'])}) | **{_num(row['model'])}** "
+            f"| {name} | {', '.join(row['trained_on'])} | {_num(row['rows'])} "
+            f"({_num(row['buggy'])}) | **{_num(row['model'])}** "
             f"| {_num(row['la'])} | {_num(row['rf_kamei14'])} | {_num(row['previous_bundled'])} "
             f"| {_share(row['held_share'])} / {_share(row['held_share_all_commits'])} |"
         )
@@ -208,7 +212,7 @@ def _limits(training: dict[str, Any], evaluation: dict[str, Any] | None) -> list
     out = [
         "## Known limits",
         "",
-        f"- Four Java projects of the Apache Software Foundation ({names}), labelled from their "
+        f"- Java projects of the Apache Software Foundation only ({names}), labelled from their "
         "Jira bug issues. A repository with other habits (another language, squash merges, "
         "no issue tracker) may be ranked less well; retrain on your own history when you can "
         "(`gate train --repo PATH`).",

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from gate.features.catalog import CATALOG
 from training.bundle import (
+    EVERY_MINED,
     KAMEI,
     PARAMS,
     RELATIVE,
@@ -29,41 +29,27 @@ from training.bundle import (
     read_repositories,
 )
 
-# features never present in mined history (coverage, the store's incidents) are left out
-NEVER_MINED = (
-    "patch_coverage",
-    "uncovered_added_lines",
-    "touches_critical",
-    "max_service_tier",
-    "touched_files_coverage",
-    "service_incidents_90d",
-)
-EVERY = tuple(name for name in CATALOG if name not in NEVER_MINED)
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "kamei14": KAMEI,
     "kamei14+relative": (*KAMEI, *RELATIVE),
-    "every mined feature": EVERY,
+    "every mined feature": EVERY_MINED,
 }
 PARAM_CHOICES: dict[str, dict[str, Any]] = {
-    "depth 4, leaf 20": {},
+    "depth 4, leaf 20": {"max_depth": 4, "min_child_weight": 20},
     "depth 3, leaf 50": {"max_depth": 3, "min_child_weight": 50},
-    "depth 6, leaf 20": {"max_depth": 6},
+    "depth 6, leaf 20": {"max_depth": 6, "min_child_weight": 20},
 }
 
 
 def candidates() -> list[tuple[str, Recipe]]:
-    """Every feature set with the default parameters; then, on the default feature set, other
-    parameters and weighting by rows instead of by repository."""
-    out = [(f"{name}; depth 4, leaf 20", Recipe(features=f)) for name, f in FEATURE_SETS.items()]
-    for params_name, params in PARAM_CHOICES.items():
-        if params:
-            out.append(
-                (
-                    f"kamei14+relative; {params_name}",
-                    Recipe(params=tuple({**PARAMS, **params}.items())),
-                )
-            )
-    out.append(("kamei14+relative; depth 4, leaf 20; by rows", Recipe(equal_weight=False)))
+    """Every feature set with every parameter choice; then the default recipe weighted by rows
+    instead of by repository."""
+    out = [
+        (f"{set_name}; {params_name}", Recipe(features, tuple({**PARAMS, **params}.items())))
+        for set_name, features in FEATURE_SETS.items()
+        for params_name, params in PARAM_CHOICES.items()
+    ]
+    out.append(("the default recipe, by rows", Recipe(equal_weight=False)))
     return out
 
 
