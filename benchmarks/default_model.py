@@ -1,10 +1,10 @@
-"""The bundled default model on real histories, judged by ApacheJIT's independent labels.
+"""The Apache-trained default model on real histories, judged by ApacheJIT's independent labels.
 
     python -m benchmarks.default_model --data-dir /tmp/model_work/labelled [--json OUT]
 
 `--data-dir` holds one labelled table per repository (`gate mine` then `gate label --issues`,
-see data/README.md); ApacheJIT's labels (measurement only, never trained on) come from
-../shared/datasets/jit/apachejit. In one run, beside their anchors:
+see data/models/riskgate-apache4/README.md); ApacheJIT's labels (measurement only, never
+trained on) come from ../shared/datasets/jit/apachejit. In one run, beside their anchors:
 
 1. leave-one-project-out: trained on three repositories (riskgate's labels), every
    ApacheJIT-labelled commit of the fourth scored; beside lines added alone, a random forest on
@@ -40,7 +40,7 @@ from training.train import LABEL, TIME, apply_calibration, numeric, probability,
 ROOT = Path(__file__).resolve().parents[1]
 APACHEJIT = ROOT.parent / "shared" / "datasets" / "jit" / "apachejit"
 ISSTA21 = ROOT.parent / "shared" / "datasets" / "jit" / "issta21-jit-dp"
-BUNDLED = ROOT / "data" / "models" / "default"
+BUNDLED = ROOT / "data" / "models" / "riskgate-apache4"
 PREVIOUS_BUNDLED = "0c6a5bc"  # the last commit whose bundled model was the ISSTA'21-trained one
 TEST_FROM = int(datetime(2017, 1, 1, tzinfo=UTC).timestamp())
 TEST_UNTIL = int(datetime(2020, 1, 1, tzinfo=UTC).timestamp())

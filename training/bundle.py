@@ -1,4 +1,4 @@
-"""Train the bundled default model on riskgate's own features of mined, labelled repositories.
+"""Train the default model on riskgate's own features of mined, labelled repositories.
 
 The inputs are one labelled table per repository, as `gate mine` and `gate label` write them
 (`<name>.parquet` in one directory). The model learns only from features riskgate computes itself,

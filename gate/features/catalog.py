@@ -346,8 +346,8 @@ DATASET_NOTES = [
     "",
     "riskgate's Kamei features follow the conventions of the public ISSTA'21 JIT-DP data (the "
     "benchmark riskgate is compared on) where they are a choice, and say where they cannot. "
-    "The bundled model learns from riskgate's own values, mined from real repositories "
-    "(data/README.md):",
+    "The Apache-trained candidate model learns from riskgate's own values, mined from real "
+    "repositories (data/models/riskgate-apache4/README.md):",
     "",
     "- Time: a change's time is its committer time; history is every indexed commit of the "
     "default branch with an earlier committer time (equal times are not history). Authors are "

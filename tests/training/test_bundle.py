@@ -30,7 +30,7 @@ from training.bundle import (
 from training.train import TrainingError
 
 REPO = Path(__file__).parents[2]
-BUNDLED = REPO / "data" / "models" / "default"
+BUNDLED = REPO / "data" / "models" / "riskgate-apache4"  # the Apache-trained candidate
 MIRRORS = Path("/work/.mirror")
 APACHE = ("activemq", "groovy", "kafka", "zeppelin")
 T0 = 1_400_000_000
