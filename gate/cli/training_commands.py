@@ -124,7 +124,11 @@ def train(
         ),
     ] = None,
     data_dir: Annotated[
-        Path | None, typer.Option(help="retrain the bundled model from the ISSTA'21 data instead")
+        Path | None,
+        typer.Option(
+            help="retrain the bundled model from a directory of labelled tables, one per "
+            "repository (gate mine, then gate label)"
+        ),
     ] = None,
     dask_scheduler: Annotated[
         str | None,
@@ -138,11 +142,13 @@ def train(
     require_extra()
     if data_dir is not None:
         from training.bundle import train_default_model
-        from training.issta21 import DatasetError
+        from training.train import TrainingError
 
         try:
             figures = train_default_model(data_dir, out or Path("data/models/default"), seed=seed)
-        except (DatasetError, OSError) as error:
+        except TrainingError as error:
+            raise fail(str(error)) from None
+        except OSError as error:
             raise fail(f"--data-dir {data_dir}: {error}") from None
         console.print_json(json.dumps(figures, default=str))
         return

@@ -53,7 +53,17 @@ def assemble(
     """Diff, service and history features of one change (coverage is merged by the caller)."""
     vector = diff_features(changes).merge({"lt": float(lines_before)}, list(notes))
     vector = vector.merge(service_features(services.touched(change.new_paths)))
+    vector = vector.merge(line_shares(vector.get("la"), vector.get("ld"), float(lines_before)))
     if index is None:
         missing = dict.fromkeys(HISTORY_FEATURES) | {"fix": float(rules.is_fix(change.message))}
         return vector.merge(missing, ["no history index yet: history features are missing"])
     return vector.merge(index.features(change, rules, services))
+
+
+def line_shares(la: float, ld: float, lt: float) -> dict[str, float | None]:
+    """`added_share` and `deleted_share`: the change's lines against the files' size (Kamei's
+    normalisation, comparable across repositories where raw line counts are not)."""
+    return {
+        "added_share": la / (la + lt) if la + lt > 0 else None,
+        "deleted_share": min(ld / lt, 1.0) if lt > 0 else None,
+    }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gate.features.relative import RECENT_COMMITS
+
 # Bump when a definition changes: models trained on another schema are refused at load.
 FEATURE_SCHEMA_VERSION = "2"
 
@@ -258,6 +260,47 @@ def _specs() -> list[FeatureSpec]:
             "missing when every file is new or without a history index",
         ),
         FeatureSpec(
+            "nf_recent_rank",
+            "relative",
+            f"the change's files changed ranked among the repository's last {RECENT_COMMITS} "
+            "commits before it: the share that changed fewer files, ties counting half",
+            history,
+            "share",
+            "missing when the repository has no earlier commit or without a history index",
+        ),
+        FeatureSpec(
+            "exp_share",
+            "relative",
+            "the author's earlier file changes / every earlier file change in the repository",
+            history,
+            "share",
+            "missing when the repository has no earlier file change or without a history index",
+        ),
+        FeatureSpec(
+            "ndev_share",
+            "relative",
+            "`ndev` / (the repository's distinct earlier authors + 1, the change's author)",
+            history,
+            "share",
+            "missing without a history index",
+        ),
+        FeatureSpec(
+            "added_share",
+            "relative",
+            "`la` / (`la` + `lt`): the share of the changed files' lines that the change adds",
+            "git diff and the blobs at the base",
+            "share",
+            "missing when `la` and `lt` are both 0",
+        ),
+        FeatureSpec(
+            "deleted_share",
+            "relative",
+            "`ld` / `lt`: the share of the changed files' earlier lines that the change deletes",
+            "git diff and the blobs at the base",
+            "share",
+            "missing when `lt` is 0",
+        ),
+        FeatureSpec(
             "author_new_to_service",
             "history",
             "1 when the author never changed one of the touched services before, else 0",
@@ -302,8 +345,10 @@ def markdown() -> str:
 DATASET_NOTES = [
     "## Exact definitions next to the ISSTA'21 dataset",
     "",
-    "The bundled model is trained on the public ISSTA'21 JIT-DP data, so riskgate follows its "
-    "conventions where they are a choice, and says where it cannot:",
+    "riskgate's Kamei features follow the conventions of the public ISSTA'21 JIT-DP data (the "
+    "benchmark riskgate is compared on) where they are a choice, and say where they cannot. "
+    "The Apache-trained candidate model learns from riskgate's own values, mined from real "
+    "repositories (data/models/riskgate-apache4/README.md):",
     "",
     "- Time: a change's time is its committer time; history is every indexed commit of the "
     "default branch with an earlier committer time (equal times are not history). Authors are "

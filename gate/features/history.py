@@ -20,6 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from gate.features.diff import FileChange, subsystem
+from gate.features.relative import RELATIVE_FEATURES, RepositoryActivity
 
 DAY = 86_400
 DEFAULT_FIX_PATTERN = (
@@ -58,6 +59,7 @@ HISTORY_FEATURES = (
     "service_changes_30d",
     "service_changes_90d",
     "service_reverts_90d",
+    *RELATIVE_FEATURES,
 )
 
 
@@ -377,6 +379,7 @@ class HistoryIndex:
         self._pending_lengths: set[int] = set()  # the lengths of those prefixes
         self._sha_length = 0
         self._activity: OrderedDict[Hashable, _ServiceActivity] = OrderedDict()
+        self._repository = RepositoryActivity()
 
     def __len__(self) -> int:
         return len(self._by_sha)
@@ -450,12 +453,15 @@ class HistoryIndex:
         touched = {services.service_of(path) for path in change.new_paths}
         activity = self._activity_of(services)
         days_since = facts.days_since
+        ndev = len(facts.authors | {change.author})
+        earlier_touches = author.touches.before(now)
+        self._repository.catch_up(self._added)
         values: dict[str, float | None] = {
             "fix": float(rules.is_fix(change.message)),
-            "ndev": float(len(facts.authors | {change.author})),
+            "ndev": float(ndev),
             "age": sum(days_since) / len(days_since) if days_since else 0.0,
             "nuc": float(facts.changes + files),
-            "exp": float(author.touches.before(now) + files),
+            "exp": float(earlier_touches + files),
             "rexp": author.recency(now) + files,
             "sexp": float(author.touches_in({subsystem(p) for p in change.new_paths}, now)),
             "recent_fixes_90d": float(sum(r.is_fix for r in facts.recent.values())),
@@ -464,7 +470,8 @@ class HistoryIndex:
             "min_file_age_days": min(days_since) if days_since else None,
             "author_new_to_service": float(activity.is_new(change.author, touched, now)),
         }
-        return values | activity.counts(touched, now)
+        relative = self._repository.features(now, files, earlier_touches, ndev)
+        return values | activity.counts(touched, now) | relative
 
     def _file_facts(self, paths: Sequence[str], now: int) -> _FileFacts:
         facts = _FileFacts()
