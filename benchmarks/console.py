@@ -11,11 +11,10 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from benchmarks.service import app_key
 from gate.app import create_app
 from gate.github import RetryPolicy
 from gate.settings import Settings
@@ -25,21 +24,6 @@ from tests.fakes import OPENAPI_PATH, FakeGitHub
 
 REPOSITORIES = 20
 TARGET_MS = 200.0
-
-
-def _key() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
 
 
 def fill(client: TestClient, count: int, seed: int) -> tuple[int, int]:
@@ -134,7 +118,7 @@ def main() -> None:
     if not OPENAPI_PATH.is_file():
         raise SystemExit(f"needs GitHub's OpenAPI description at {OPENAPI_PATH}")
     work = Path(tempfile.mkdtemp(prefix="riskgate-console-"))
-    private, public = _key()
+    private, public = app_key()
     fake = FakeGitHub(app_id=1, public_key_pem=public)
     fake.people.access = {
         "alice": {1: [f"bench/repo{i}" for i in range(REPOSITORIES)]},
